@@ -1,0 +1,89 @@
+package maetok4j.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.data.ImageSource;
+import maetok4j.tensor.SafetensorsWriter;
+import maetok4j.tokenizer.Tokenizer;
+import maetok4j.tokenizer.Tokenizers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Images to latents. */
+@Command(name = "encode", description = "Encode images to latents (safetensors, key 'latents').")
+final class EncodeCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "A checkpoint folder or a preset name.")
+    String model;
+
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "INPUT",
+            description = "Image files, folders of images, or safetensors files with 'images' [B,3,H,W] in [-1,1].")
+    List<Path> inputs;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "Where to write the latents.")
+    Path out;
+
+    @Option(names = "--no-resize", description = "Fail on images whose size differs from the model's instead of center-cropping and resizing them.")
+    boolean noResize;
+
+    @Mixin
+    BatchOptions batch;
+
+    @Override
+    public Integer call() {
+        batch.validate(spec);
+        if (!Outputs.isTensorFile(out)) {
+            throw new ParameterException(spec.commandLine(), "--out must name a .safetensors file, got " + out);
+        }
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizers.open(model, manager)) {
+            ImageSource source = ImageSource.open(inputs, tokenizer.imageSize(), !noResize);
+            int n = source.size();
+            long[] latent = tokenizer.latentShape();
+            long[] shape = new long[latent.length + 1];
+            shape[0] = n;
+            System.arraycopy(latent, 0, shape, 1, latent.length);
+            Map<String, SafetensorsWriter.Spec> specs = new LinkedHashMap<>();
+            specs.put("latents", new SafetensorsWriter.Spec(DataType.FLOAT32, shape));
+            long start = System.nanoTime();
+            try (SafetensorsWriter writer = SafetensorsWriter.create(out, specs, Map.of("format", "pt", "model", model));
+                    Progress progress = new Progress("encode", n, "img", n > batch.batchSize)) {
+                for (int first = 0; first < n; first += batch.batchSize) {
+                    int count = Math.min(batch.batchSize, n - first);
+                    try (NDManager step = manager.newSubManager()) {
+                        NDArray images = source.batch(first, count, step);
+                        writer.write("latents", first, tokenizer.encode(images));
+                    }
+                    progress.step(count);
+                }
+                writer.commit();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.printf("encoded %d image(s) in %.1f s (%.2f img/s) -> %s: latents %s%n", n, seconds, n / seconds, out,
+                    java.util.Arrays.toString(shape));
+            ObjectNode json = Reports.object().put("images", n).put("seconds", seconds).put("images_per_second", n / seconds)
+                    .put("out", out.toString());
+            var s = json.putArray("latent_shape");
+            for (long d : shape) {
+                s.add(d);
+            }
+            Reports.write(batch.json, json);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,69 @@
+package maetok4j.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.tokenizer.MAETok;
+import maetok4j.tokenizer.TokenizerConfig;
+import maetok4j.tokenizer.TokenizerInfo;
+import maetok4j.tokenizer.Tokenizers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Architecture, sizes and costs of a tokenizer, read from its config alone (no weights are loaded). */
+@Command(name = "info", description = "Show a tokenizer's configuration, parameters per part, latent shape and FLOPs.")
+final class InfoCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "MODEL|PRESET", description = "A checkpoint folder or a preset name.")
+    String model;
+
+    @Option(names = "--json", description = "Print JSON instead of text.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        TokenizerConfig config = Tokenizers.config(model);
+        TokenizerInfo info = new MAETok(config).info();
+        if (json) {
+            ObjectNode out = Reports.object();
+            out.put("model", model).put("kind", info.kind()).put("image_size", info.imageSize());
+            ArrayNode shape = out.putArray("latent_shape");
+            for (long d : info.latentShape()) {
+                shape.add(d);
+            }
+            out.put("parameters", info.parameters()).put("state_elements", info.stateElements())
+                    .put("state_tensors", info.stateTensors());
+            ObjectNode parts = out.putObject("parameters_by_part");
+            info.parametersByPart().forEach(parts::put);
+            out.put("encode_flops", info.encodeFlops()).put("decode_flops", info.decodeFlops());
+            out.set("config", config.toJson());
+            System.out.println(Reports.toString(out));
+        } else {
+            System.out.printf("%s (%s)%n", model, info.kind());
+            System.out.printf("  image            %d x %d, patch %d (encoder) / %d (decoder)%n", info.imageSize(), info.imageSize(),
+                    config.encPatchSize(), config.decPatchSize());
+            System.out.printf("  latent           %d tokens x %d channels%n", info.latentShape()[0], info.latentShape()[1]);
+            System.out.printf("  encoder          %s, width %d, depth %d, heads %d, %s%n", config.encoderModel(),
+                    config.encoderDims().embedDim(), config.encoderDims().depth(), config.encoderDims().numHeads(), config.position());
+            System.out.printf("  decoder          %s, width %d, depth %d, heads %d, %s blocks%n", config.decoderModel(),
+                    config.decoderDims().embedDim(), config.decoderDims().depth(), config.decoderDims().numHeads(),
+                    config.decoderMoVQ() ? "MoVQ" : "plain");
+            if (!config.auxDecoders().isEmpty()) {
+                System.out.printf("  aux decoders     %s%n", String.join(", ", config.auxDecoders()));
+            }
+            System.out.printf("  parameters       %,d%n", info.parameters());
+            for (Map.Entry<String, Long> e : info.parametersByPart().entrySet()) {
+                if (e.getValue() > 0) {
+                    System.out.printf("    %-14s %,d%n", e.getKey(), e.getValue());
+                }
+            }
+            System.out.printf("  state dict       %d tensors, %,d elements%n", info.stateTensors(), info.stateElements());
+            System.out.printf("  FLOPs per image  encode %.2f G, decode %.2f G%n", info.encodeFlops() / 1e9, info.decodeFlops() / 1e9);
+            System.out.printf("  latent norm      vq_mean %s, vq_std %s%n", config.vqMean(), config.vqStd());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,80 @@
+package maetok4j.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import maetok4j.data.ImageSource;
+import maetok4j.data.ImageTensors;
+import maetok4j.metrics.Psnr;
+import maetok4j.tokenizer.Tokenizer;
+import maetok4j.tokenizer.Tokenizers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Images through the tokenizer and back, with the reconstruction PSNR. */
+@Command(name = "reconstruct", description = "Encode and decode images; report PSNR against the inputs.")
+final class ReconstructCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "A checkpoint folder or a preset name.")
+    String model;
+
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "INPUT",
+            description = "Image files, folders of images, or safetensors files with 'images' [B,3,H,W] in [-1,1].")
+    List<Path> inputs;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR|FILE.safetensors",
+            description = "A folder for PNGs (named after the inputs), or a .safetensors file for 'images'.")
+    Path out;
+
+    @Option(names = "--no-resize", description = "Fail on images whose size differs from the model's instead of center-cropping and resizing them.")
+    boolean noResize;
+
+    @Mixin
+    BatchOptions batch;
+
+    @Override
+    public Integer call() {
+        batch.validate(spec);
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizers.open(model, manager)) {
+            ImageSource source = ImageSource.open(inputs, tokenizer.imageSize(), !noResize);
+            int n = source.size();
+            List<String> names = source.items().stream().map(ImageSource.Item::name).toList();
+            double psnrSum = 0;
+            long start = System.nanoTime();
+            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", model));
+                    Progress progress = new Progress("reconstruct", n, "img", n > batch.batchSize)) {
+                for (int first = 0; first < n; first += batch.batchSize) {
+                    int count = Math.min(batch.batchSize, n - first);
+                    try (NDManager step = manager.newSubManager()) {
+                        NDArray images = source.batch(first, count, step);
+                        NDArray rec = tokenizer.reconstruct(images);
+                        for (double p : Psnr.perImage(images, ImageTensors.quantize(rec))) {
+                            psnrSum += p;
+                        }
+                        outputs.put(first, rec);
+                    }
+                    progress.step(count);
+                    progress.message(String.format("PSNR %.2f dB", psnrSum / Math.min(n, first + count)));
+                }
+                outputs.commit();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.printf("reconstructed %d image(s) in %.1f s (%.2f img/s), PSNR %.2f dB -> %s%n", n, seconds, n / seconds,
+                    psnrSum / n, out);
+            Reports.write(batch.json, Reports.object().put("images", n).put("seconds", seconds)
+                    .put("images_per_second", n / seconds).put("psnr", psnrSum / n).put("out", out.toString()));
+        }
+        return 0;
+    }
+}
