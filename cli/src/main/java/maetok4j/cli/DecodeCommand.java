@@ -62,21 +62,15 @@ final class DecodeCommand implements Callable<Integer> {
                 names.add(String.format("%06d", i));
             }
             NDArray latents = file.readAs("latents", manager, DataType.FLOAT32);
-            long start = System.nanoTime();
-            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", model));
-                    Progress progress = new Progress("decode", n, "img", n > batch.batchSize)) {
-                for (int first = 0; first < n; first += batch.batchSize) {
-                    int count = Math.min(batch.batchSize, n - first);
-                    try (NDManager step = manager.newSubManager()) {
-                        NDArray z = latents.get(new NDIndex("{}:{}", first, first + count));
-                        z.attach(step);
-                        outputs.put(first, tokenizer.decode(z));
-                    }
-                    progress.step(count);
-                }
+            double seconds;
+            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", model))) {
+                seconds = Batches.run("decode", n, batch.batchSize, manager, (first, count, scope) -> {
+                    NDArray z = latents.get(new NDIndex("{}:{}", first, first + count));
+                    z.attach(scope);
+                    outputs.put(first, tokenizer.decode(z));
+                });
                 outputs.commit();
             }
-            double seconds = (System.nanoTime() - start) / 1e9;
             System.out.printf("decoded %d latent(s) in %.1f s (%.2f img/s) -> %s%n", n, seconds, n / seconds, out);
             Reports.write(batch.json, Reports.object().put("images", n).put("seconds", seconds)
                     .put("images_per_second", n / seconds).put("out", out.toString()));

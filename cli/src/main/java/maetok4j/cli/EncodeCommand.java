@@ -1,6 +1,5 @@
 package maetok4j.cli;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -60,20 +59,12 @@ final class EncodeCommand implements Callable<Integer> {
             System.arraycopy(latent, 0, shape, 1, latent.length);
             Map<String, SafetensorsWriter.Spec> specs = new LinkedHashMap<>();
             specs.put("latents", new SafetensorsWriter.Spec(DataType.FLOAT32, shape));
-            long start = System.nanoTime();
-            try (SafetensorsWriter writer = SafetensorsWriter.create(out, specs, Map.of("format", "pt", "model", model));
-                    Progress progress = new Progress("encode", n, "img", n > batch.batchSize)) {
-                for (int first = 0; first < n; first += batch.batchSize) {
-                    int count = Math.min(batch.batchSize, n - first);
-                    try (NDManager step = manager.newSubManager()) {
-                        NDArray images = source.batch(first, count, step);
-                        writer.write("latents", first, tokenizer.encode(images));
-                    }
-                    progress.step(count);
-                }
+            double seconds;
+            try (SafetensorsWriter writer = SafetensorsWriter.create(out, specs, Map.of("format", "pt", "model", model))) {
+                seconds = Batches.run("encode", n, batch.batchSize, manager,
+                        (first, count, scope) -> writer.write("latents", first, tokenizer.encode(source.batch(first, count, scope))));
                 writer.commit();
             }
-            double seconds = (System.nanoTime() - start) / 1e9;
             System.out.printf("encoded %d image(s) in %.1f s (%.2f img/s) -> %s: latents %s%n", n, seconds, n / seconds, out,
                     java.util.Arrays.toString(shape));
             ObjectNode json = Reports.object().put("images", n).put("seconds", seconds).put("images_per_second", n / seconds)

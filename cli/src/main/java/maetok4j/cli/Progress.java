@@ -27,12 +27,6 @@ final class Progress implements AutoCloseable {
         }
     }
 
-    void message(String extra) {
-        if (bar != null) {
-            bar.setExtraMessage(extra);
-        }
-    }
-
     @Override
     public void close() {
         if (bar != null) {

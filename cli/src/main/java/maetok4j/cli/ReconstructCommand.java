@@ -50,30 +50,22 @@ final class ReconstructCommand implements Callable<Integer> {
             ImageSource source = ImageSource.open(inputs, tokenizer.imageSize(), !noResize);
             int n = source.size();
             List<String> names = source.items().stream().map(ImageSource.Item::name).toList();
-            double psnrSum = 0;
-            long start = System.nanoTime();
-            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", model));
-                    Progress progress = new Progress("reconstruct", n, "img", n > batch.batchSize)) {
-                for (int first = 0; first < n; first += batch.batchSize) {
-                    int count = Math.min(batch.batchSize, n - first);
-                    try (NDManager step = manager.newSubManager()) {
-                        NDArray images = source.batch(first, count, step);
-                        NDArray rec = tokenizer.reconstruct(images);
-                        for (double p : Psnr.perImage(images, ImageTensors.quantize(rec))) {
-                            psnrSum += p;
-                        }
-                        outputs.put(first, rec);
-                    }
-                    progress.step(count);
-                    progress.message(String.format("PSNR %.2f dB", psnrSum / Math.min(n, first + count)));
-                }
+            double[] psnr = new double[n];
+            double seconds;
+            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", model))) {
+                seconds = Batches.run("reconstruct", n, batch.batchSize, manager, (first, count, scope) -> {
+                    NDArray images = source.batch(first, count, scope);
+                    NDArray rec = tokenizer.reconstruct(images);
+                    System.arraycopy(Psnr.perImage(images, ImageTensors.quantize(rec)), 0, psnr, first, count);
+                    outputs.put(first, rec);
+                });
                 outputs.commit();
             }
-            double seconds = (System.nanoTime() - start) / 1e9;
+            double psnrMean = java.util.Arrays.stream(psnr).average().orElse(Double.NaN);
             System.out.printf("reconstructed %d image(s) in %.1f s (%.2f img/s), PSNR %.2f dB -> %s%n", n, seconds, n / seconds,
-                    psnrSum / n, out);
+                    psnrMean, out);
             Reports.write(batch.json, Reports.object().put("images", n).put("seconds", seconds)
-                    .put("images_per_second", n / seconds).put("psnr", psnrSum / n).put("out", out.toString()));
+                    .put("images_per_second", n / seconds).put("psnr", psnrMean).put("out", out.toString()));
         }
         return 0;
     }

@@ -23,8 +23,7 @@ public final class Tokenizers {
             LOG.info("{}: preset with random weights (seed 0)", modelOrPreset);
             return MAETok.create(Presets.get(modelOrPreset), manager, 0);
         }
-        throw new CheckpointException("'" + modelOrPreset + "' is neither a checkpoint folder nor a preset ("
-                + String.join(", ", Presets.all().keySet()) + ")");
+        throw notFound(modelOrPreset);
     }
 
     /** The configuration behind a folder or preset name, without loading weights. */
@@ -36,7 +35,11 @@ public final class Tokenizers {
         if (Presets.exists(modelOrPreset)) {
             return Presets.get(modelOrPreset);
         }
-        throw new CheckpointException("'" + modelOrPreset + "' is neither a checkpoint folder nor a preset ("
+        throw notFound(modelOrPreset);
+    }
+
+    private static CheckpointException notFound(String name) {
+        return new CheckpointException("'" + name + "' is neither a checkpoint folder nor a preset ("
                 + String.join(", ", Presets.all().keySet()) + ")");
     }
 }

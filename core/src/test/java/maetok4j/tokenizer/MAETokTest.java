@@ -42,6 +42,19 @@ class MAETokTest {
     }
 
     @Test
+    void picturesOfAnySizeGoInAndComeOut() {
+        try (NDManager m = NDManager.newBaseManager(); MAETok model = MAETok.create(small(true), m, 0)) {
+            var wide = new java.awt.image.BufferedImage(90, 50, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            var exact = new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            NDArray z = model.encodeImages(java.util.List.of(wide, exact), m);
+            assertThat(z.getShape()).isEqualTo(new Shape(2, 16, 8));
+            var back = model.decodeImages(z);
+            assertThat(back).hasSize(2);
+            assertThat(back.get(0).getWidth()).isEqualTo(32);
+        }
+    }
+
+    @Test
     void sameSeedSameWeightsOtherSeedOtherWeights() {
         try (NDManager m = NDManager.newBaseManager();
                 MAETok a = MAETok.create(small(true), m, 5);
