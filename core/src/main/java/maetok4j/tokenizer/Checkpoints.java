@@ -73,6 +73,10 @@ public final class Checkpoints {
         } catch (IOException e) {
             throw new CheckpointException(file + ": cannot read: " + e.getMessage());
         }
+        // Some huggingface_hub versions nest a dataclass config under "config"; accept both layouts.
+        if (root != null && root.path("config").isObject() && !root.has("encoder_model")) {
+            root = root.get("config");
+        }
         try {
             return TokenizerConfig.fromJson(root);
         } catch (IllegalArgumentException e) {

@@ -89,6 +89,14 @@ class CheckpointsTest {
     }
 
     @Test
+    void configNestedUnderConfigLoadsToo() throws IOException {
+        Path fixture = resource("fixtures/maetok-ape");
+        Files.writeString(tmp.resolve(Checkpoints.CONFIG), "{\"config\": " + Files.readString(fixture.resolve(Checkpoints.CONFIG))
+                + ", \"repo_url\": \"x\"}");
+        assertThat(Checkpoints.readConfig(tmp)).isEqualTo(Checkpoints.readConfig(fixture));
+    }
+
+    @Test
     void folderProblemsAreNamed() throws IOException {
         try (NDManager m = NDManager.newBaseManager()) {
             assertThatThrownBy(() -> Checkpoints.load(tmp.resolve("none"), m)).hasMessageContaining("not a checkpoint folder");
