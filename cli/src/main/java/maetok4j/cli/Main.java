@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
             DecodeCommand.class,
             ReconstructCommand.class,
             BenchCommand.class,
+            DataCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -19,14 +19,22 @@ import java.util.zip.GZIPInputStream;
  * @param dims dimensions, first the item count
  * @param data the unsigned bytes in C order
  */
-public record IdxFile(Path file, int[] dims, byte[] data) {
+public record IdxFile(String source, int[] dims, byte[] data) {
 
     /** Refuses headers that would allocate more than this (a corrupt or hostile file). */
     public static final long MAX_BYTES = 1L << 31;
 
     public static IdxFile read(Path file) {
-        try (InputStream raw = Files.newInputStream(file);
-                InputStream buffered = new BufferedInputStream(raw, 1 << 16)) {
+        try (InputStream raw = Files.newInputStream(file)) {
+            return read(file.toString(), raw);
+        } catch (IOException e) {
+            throw new ImageFileException(file + ": cannot read IDX: " + e.getMessage());
+        }
+    }
+
+    /** Reads from a stream (a file or a classpath resource); {@code file} names it in errors. */
+    public static IdxFile read(String file, InputStream raw) {
+        try (InputStream buffered = new BufferedInputStream(raw, 1 << 16)) {
             buffered.mark(2);
             int b0 = buffered.read();
             int b1 = buffered.read();

@@ -1,0 +1,84 @@
+package maetok4j.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.data.BundledDatasets;
+import maetok4j.data.Dataset;
+import maetok4j.data.FolderDataset;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Datasets: what is bundled, and what a dataset holds. */
+@Command(name = "data", description = "List bundled datasets; describe a dataset.",
+        subcommands = {DataCommand.ListCommand.class, DataCommand.InfoCommand.class})
+final class DataCommand {
+
+    @Command(name = "list", description = "The datasets bundled with maetok (no download needed).")
+    static final class ListCommand implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            BundledDatasets.list().forEach((name, what) -> System.out.printf("%-20s %s%n", name, what));
+            return 0;
+        }
+    }
+
+    @Command(name = "info", description = "Count, classes, per-class counts, image size and skipped files of a dataset.")
+    static final class InfoCommand implements Callable<Integer> {
+
+        @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name or a folder of images (one sub-folder per class, or flat).")
+        String source;
+
+        @Option(names = "--json", description = "Print JSON instead of text.")
+        boolean json;
+
+        @Option(names = "--strict", description = "Fail on the first unreadable file instead of skipping it.")
+        boolean strict;
+
+        @Override
+        public Integer call() {
+            Dataset d;
+            Map<String, Integer> skipped = Map.of();
+            if (BundledDatasets.exists(source)) {
+                d = BundledDatasets.open(source);
+            } else {
+                FolderDataset f = FolderDataset.open(Path.of(source));
+                try (Progress p = new Progress("scan", f.size(), "img", f.size() > 100)) {
+                    f = f.scan(strict, () -> p.step(1));
+                }
+                skipped = f.skipped();
+                d = f;
+            }
+            if (d.size() == 0) {
+                throw new IllegalArgumentException(source + ": no readable images");
+            }
+            BufferedImage first = d.image(0);
+            int[] counts = d.classCounts();
+            int skippedTotal = skipped.values().stream().mapToInt(Integer::intValue).sum();
+            if (json) {
+                ObjectNode out = Reports.object().put("dataset", source).put("images", d.size())
+                        .put("classes", d.classes().size()).put("skipped", skippedTotal)
+                        .put("width", first.getWidth()).put("height", first.getHeight());
+                ObjectNode per = out.putObject("per_class");
+                for (int i = 0; i < counts.length; i++) {
+                    per.put(d.classes().get(i), counts[i]);
+                }
+                ObjectNode why = out.putObject("skipped_by_reason");
+                skipped.forEach(why::put);
+                System.out.println(Reports.toString(out));
+            } else {
+                System.out.printf("%s: %d images, %d classes, first image %dx%d, %d skipped%n", source, d.size(),
+                        d.classes().size(), first.getWidth(), first.getHeight(), skippedTotal);
+                for (int i = 0; i < counts.length; i++) {
+                    System.out.printf("  %-24s %d%n", d.classes().get(i), counts[i]);
+                }
+                skipped.forEach((k, v) -> System.out.printf("  skipped (%s)   %d%n", k, v));
+            }
+            return 0;
+        }
+    }
+}
