@@ -2,6 +2,8 @@ package maetok4j.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import maetok4j.data.BundledDatasets;
+import maetok4j.data.DataLoader;
+import maetok4j.data.ImageTransform;
 import maetok4j.data.Dataset;
 import maetok4j.data.FolderDataset;
 import picocli.CommandLine.Command;
@@ -15,7 +17,7 @@ import java.util.concurrent.Callable;
 
 /** Datasets: what is bundled, and what a dataset holds. */
 @Command(name = "data", description = "List bundled datasets; describe a dataset.",
-        subcommands = {DataCommand.ListCommand.class, DataCommand.InfoCommand.class})
+        subcommands = {DataCommand.ListCommand.class, DataCommand.InfoCommand.class, DataCommand.BenchCommand.class})
 final class DataCommand {
 
     @Command(name = "list", description = "The datasets bundled with maetok (no download needed).")
@@ -41,18 +43,8 @@ final class DataCommand {
 
         @Override
         public Integer call() {
-            Dataset d;
-            Map<String, Integer> skipped = Map.of();
-            if (BundledDatasets.exists(source)) {
-                d = BundledDatasets.open(source);
-            } else {
-                FolderDataset f = FolderDataset.open(Path.of(source));
-                try (Progress p = new Progress("scan", f.size(), "img", f.size() > 100)) {
-                    f = f.scan(strict, () -> p.step(1));
-                }
-                skipped = f.skipped();
-                d = f;
-            }
+            Dataset d = open(source, strict);
+            Map<String, Integer> skipped = d instanceof FolderDataset f ? f.skipped() : Map.of();
             if (d.size() == 0) {
                 throw new IllegalArgumentException(source + ": no readable images");
             }
@@ -78,6 +70,66 @@ final class DataCommand {
                 }
                 skipped.forEach((k, v) -> System.out.printf("  skipped (%s)   %d%n", k, v));
             }
+            return 0;
+        }
+    }
+
+    /** Opens a bundled dataset by name, or scans a folder (skipping unreadable files). */
+    static Dataset open(String source, boolean strict) {
+        if (BundledDatasets.exists(source)) {
+            return BundledDatasets.open(source);
+        }
+        FolderDataset f = FolderDataset.open(Path.of(source));
+        try (Progress p = new Progress("scan", f.size(), "img", f.size() > 100)) {
+            return f.scan(strict, () -> p.step(1));
+        }
+    }
+
+    @Command(name = "bench", description = "Loader throughput (img/s, median over batches) with the training transform.")
+    static final class BenchCommand implements Callable<Integer> {
+
+        @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name or a folder of images.")
+        String source;
+
+        @Option(names = "--size", defaultValue = "64", description = "Output image side (default: ${DEFAULT-VALUE}).")
+        int size;
+
+        @Option(names = "--batch-size", defaultValue = "64", description = "Images per batch (default: ${DEFAULT-VALUE}).")
+        int batchSize;
+
+        @Option(names = "--workers", defaultValue = "2", description = "Decoding threads (default: ${DEFAULT-VALUE}).")
+        int workers;
+
+        @Option(names = "--batches", defaultValue = "50", description = "Batches to time (default: ${DEFAULT-VALUE}).")
+        int batches;
+
+        @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON to FILE.")
+        Path json;
+
+        @Override
+        public Integer call() {
+            Dataset d = open(source, false);
+            double[] seconds = new double[batches];
+            int done = 0;
+            try (DataLoader loader = new DataLoader(d, null, ImageTransform.train(size), batchSize, true, true, 0, workers, 2 * workers);
+                    Progress progress = new Progress("load", batches, "batch", true)) {
+                for (int epoch = 0; done < batches; epoch++) {
+                    var it = loader.epoch(epoch, 0);
+                    long t = System.nanoTime();
+                    while (it.hasNext() && done < batches) {
+                        it.next();
+                        long now = System.nanoTime();
+                        seconds[done++] = (now - t) / 1e9;
+                        t = now;
+                        progress.step(1);
+                    }
+                }
+            }
+            double median = maetok4j.cli.BenchCommand.median(seconds);
+            System.out.printf("%s at %d px, batch %d, %d worker(s): %.0f img/s (median over %d batches)%n",
+                    source, size, batchSize, workers, batchSize / median, batches);
+            Reports.write(json, Reports.object().put("dataset", source).put("size", size).put("batch_size", batchSize)
+                    .put("workers", workers).put("images_per_second", batchSize / median));
             return 0;
         }
     }

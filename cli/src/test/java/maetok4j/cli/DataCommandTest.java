@@ -32,6 +32,15 @@ class DataCommandTest {
     }
 
     @Test
+    void benchmarksTheLoader() throws IOException {
+        Path json = tmp.resolve("load.json");
+        CliRun run = CliRun.of("data", "bench", "emoji-noto-64", "--size", "32", "--batch-size", "16", "--batches", "5",
+                "--json", json.toString());
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(Reports.JSON.readTree(json.toFile()).get("images_per_second").asDouble()).isPositive();
+    }
+
+    @Test
     void describesABundledDataset() throws IOException {
         CliRun run = CliRun.of("data", "info", "fashion-mnist-test", "--json");
         assertThat(run.exitCode()).as(run.err()).isZero();
