@@ -3,6 +3,7 @@ package maetok4j.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import maetok4j.data.BundledDatasets;
 import maetok4j.data.DataLoader;
+import maetok4j.data.Datasets;
 import maetok4j.data.ImageTransform;
 import maetok4j.data.Dataset;
 import maetok4j.data.FolderDataset;
@@ -32,7 +33,7 @@ final class DataCommand {
     @Command(name = "info", description = "Count, classes, per-class counts, image size and skipped files of a dataset.")
     static final class InfoCommand implements Callable<Integer> {
 
-        @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name or a folder of images (one sub-folder per class, or flat).")
+        @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name, a folder of images (one sub-folder per class, or flat), a CIFAR binary folder, or a safetensors file with images [and labels].")
         String source;
 
         @Option(names = "--json", description = "Print JSON instead of text.")
@@ -74,14 +75,11 @@ final class DataCommand {
         }
     }
 
-    /** Opens a bundled dataset by name, or scans a folder (skipping unreadable files). */
+    /** Opens a dataset, with a progress bar while a folder is scanned. */
     static Dataset open(String source, boolean strict) {
-        if (BundledDatasets.exists(source)) {
-            return BundledDatasets.open(source);
-        }
-        FolderDataset f = FolderDataset.open(Path.of(source));
-        try (Progress p = new Progress("scan", f.size(), "img", f.size() > 100)) {
-            return f.scan(strict, () -> p.step(1));
+        int files = Datasets.filesToScan(source);
+        try (Progress p = new Progress("scan", files, "img", files > 100)) {
+            return Datasets.open(source, true, strict, () -> p.step(1));
         }
     }
 

@@ -283,6 +283,27 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
+    /**
+     * The raw little-endian bytes of rows {@code [first, first+count)}, without touching native memory: safe to
+     * call from several threads at once (positional reads).
+     */
+    public ByteBuffer rowBytes(String name, long first, long count) {
+        TensorInfo t = info(name);
+        long total = t.shape().length == 0 ? 1 : t.shape()[0];
+        if (first < 0 || count < 0 || first + count > total) {
+            throw new IllegalArgumentException(file + ": tensor '" + name + "' has " + total + " rows, asked for ["
+                    + first + ", " + (first + count) + ")");
+        }
+        long rowBytes = total == 0 ? 0 : (t.end() - t.begin()) / total;
+        ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(rowBytes * count)).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            readFully(channel, buf, dataStart + t.begin() + first * rowBytes);
+        } catch (IOException e) {
+            throw new TensorFileException(file + ": cannot read tensor '" + name + "': " + AtomicFiles.describe(e), e);
+        }
+        return buf.flip();
+    }
+
     private static NDArray convert(NDArray a, DataType type) {
         NDArray b = a.toType(type, true);
         a.close();
