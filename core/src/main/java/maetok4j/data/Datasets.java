@@ -16,13 +16,20 @@ public final class Datasets {
         if (BundledDatasets.exists(source)) {
             return BundledDatasets.open(source);
         }
+        if (FetchedDatasets.exists(source)) {
+            return FetchedDatasets.open(source);
+        }
         Path p = Path.of(source);
         if (!Files.exists(p)) {
             throw new ImageFileException(source + ": no such file or folder, and not a bundled dataset ("
-                    + String.join(", ", BundledDatasets.list().keySet()) + ")");
+                    + String.join(", ", BundledDatasets.list().keySet()) + ") nor a fetchable one ("
+                + String.join(", ", FetchedDatasets.list().keySet()) + ")");
         }
         if (p.getFileName().toString().endsWith(".safetensors")) {
             return new TensorDataset(p);
+        }
+        if (Files.isRegularFile(p.resolve("emoji.json"))) {
+            return EmojiDataset.open(p);
         }
         if (Files.exists(p.resolve("data_batch_1.bin")) || Files.exists(p.resolve("train.bin"))) {
             return CifarDataset.open(p, train);
@@ -33,7 +40,7 @@ public final class Datasets {
     /** Folder datasets are scanned by {@link #open}; this is the number of files a scan will visit (0 otherwise). */
     public static int filesToScan(String source) {
         Path p = Path.of(source);
-        if (BundledDatasets.exists(source) || !Files.isDirectory(p) || Files.exists(p.resolve("data_batch_1.bin"))
+        if (BundledDatasets.exists(source) || FetchedDatasets.exists(source) || !Files.isDirectory(p) || Files.exists(p.resolve("data_batch_1.bin"))
                 || Files.exists(p.resolve("train.bin"))) {
             return 0;
         }
