@@ -146,13 +146,7 @@ public final class DataLoader implements AutoCloseable {
         for (int k = 0; k < n; k++) {
             int row = order[from + k];
             BufferedImage img = transform.apply(data.image(row), new SplittableRandom(mix(seed, epoch, from + k)));
-            int[] px = img.getRGB(0, 0, s, s, null, 0, s);
-            int base = k * 3 * plane;
-            for (int i = 0; i < plane; i++) {
-                images[base + i] = ((((px[i] >> 16) & 0xff) / 255f) - 0.5f) / 0.5f;
-                images[base + plane + i] = ((((px[i] >> 8) & 0xff) / 255f) - 0.5f) / 0.5f;
-                images[base + 2 * plane + i] = (((px[i] & 0xff) / 255f) - 0.5f) / 0.5f;
-            }
+            ImageTensors.writeChw(img, images, k * 3 * plane);
             labels[k] = data.label(row);
         }
         return new Batch(epoch, b, n, s, images, labels);

@@ -27,15 +27,21 @@ public final class ImageTensors {
             if (img.getWidth() != w || img.getHeight() != h) {
                 throw new IllegalArgumentException("images differ in size: " + w + "x" + h + " and " + img.getWidth() + "x" + img.getHeight());
             }
-            int[] px = img.getRGB(0, 0, w, h, null, 0, w);
-            int base = b * 3 * plane;
-            for (int i = 0; i < plane; i++) {
-                data[base + i] = ((((px[i] >> 16) & 0xff) / 255f) - 0.5f) / 0.5f;
-                data[base + plane + i] = ((((px[i] >> 8) & 0xff) / 255f) - 0.5f) / 0.5f;
-                data[base + 2 * plane + i] = (((px[i] & 0xff) / 255f) - 0.5f) / 0.5f;
-            }
+            writeChw(img, data, b * 3 * plane);
         }
         return manager.create(data, new Shape(images.size(), 3, h, w));
+    }
+
+    /** Writes one image as [3, H, W] values {@code (v/255 - 0.5)/0.5} into {@code dst} at {@code offset}. */
+    public static void writeChw(BufferedImage img, float[] dst, int offset) {
+        int w = img.getWidth();
+        int plane = w * img.getHeight();
+        int[] px = img.getRGB(0, 0, w, img.getHeight(), null, 0, w);
+        for (int i = 0; i < plane; i++) {
+            dst[offset + i] = ((((px[i] >> 16) & 0xff) / 255f) - 0.5f) / 0.5f;
+            dst[offset + plane + i] = ((((px[i] >> 8) & 0xff) / 255f) - 0.5f) / 0.5f;
+            dst[offset + 2 * plane + i] = (((px[i] & 0xff) / 255f) - 0.5f) / 0.5f;
+        }
     }
 
     /** The reference evaluation's quantisation {@code uint8 = clamp(127.5*y + 128, 0, 255)} (truncated). */
