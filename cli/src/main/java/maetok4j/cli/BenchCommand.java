@@ -57,6 +57,7 @@ final class BenchCommand implements Callable<Integer> {
             double[] dec = new double[iterations];
             long rssBefore = 0;
             int arraysBefore = 0;
+            var trace = Reports.JSON.createArrayNode();
             try (Progress progress = new Progress("bench", warmup + iterations, "batch", true)) {
                 for (int i = -warmup; i < iterations; i++) {
                     if (i == 0) {
@@ -77,6 +78,11 @@ final class BenchCommand implements Callable<Integer> {
                         }
                     }
                     progress.step(1);
+                    if (i >= 0 && (i + 1) % Math.max(1, iterations / 10) == 0) {
+                        Runtime rt = Runtime.getRuntime();
+                        trace.add(Reports.object().put("batch", i + 1).put("rss_mb", memoryKb("VmRSS") / 1024.0)
+                                .put("java_heap_committed_mb", rt.totalMemory() / 1048576.0));
+                    }
                 }
             }
             long rssAfter = memoryKb("VmRSS");
@@ -96,12 +102,17 @@ final class BenchCommand implements Callable<Integer> {
                     .put("rss_mb_before", rssBefore / 1024.0).put("rss_mb_after", rssAfter / 1024.0)
                     .put("rss_mb_peak", memoryKb("VmHWM") / 1024.0)
                     .put("native_arrays_before", arraysBefore).put("native_arrays_after", arraysAfter);
+            out.set("memory_trace", trace);
             System.out.printf("%s at %d px, batch %d, %d timed batches (medians):%n", model, s, batchSize, iterations);
             System.out.printf("  encode          %8.3f img/s  (%.3f s/batch)%n", batchSize / encMedian, encMedian);
             System.out.printf("  decode          %8.3f img/s  (%.3f s/batch)%n", batchSize / decMedian, decMedian);
             System.out.printf("  encode+decode   %8.3f img/s%n", batchSize / bothMedian);
             System.out.printf("  memory          RSS %.0f MB -> %.0f MB, peak %.0f MB; native arrays %d -> %d%n",
                     rssBefore / 1024.0, rssAfter / 1024.0, memoryKb("VmHWM") / 1024.0, arraysBefore, arraysAfter);
+            StringBuilder t = new StringBuilder("  RSS / Java heap ");
+            trace.forEach(n -> t.append(String.format(" %d:%.0f/%.0f", n.get("batch").asInt(), n.get("rss_mb").asDouble(),
+                    n.get("java_heap_committed_mb").asDouble())));
+            System.out.println(t + " MB");
             Reports.write(json, out);
         }
         return 0;
