@@ -12,12 +12,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -28,18 +26,11 @@ final class EncodeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "A checkpoint folder or a preset name.")
-    String model;
-
-    @Parameters(index = "1..*", arity = "1..*", paramLabel = "INPUT",
-            description = "Image files, folders of images, or safetensors files with 'images' [B,3,H,W] in [-1,1].")
-    List<Path> inputs;
+    @Mixin
+    ImageInputs inputs;
 
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "Where to write the latents.")
     Path out;
-
-    @Option(names = "--no-resize", description = "Fail on images whose size differs from the model's instead of center-cropping and resizing them.")
-    boolean noResize;
 
     @Mixin
     BatchOptions batch;
@@ -50,8 +41,8 @@ final class EncodeCommand implements Callable<Integer> {
         if (!Outputs.isTensorFile(out)) {
             throw new ParameterException(spec.commandLine(), "--out must name a .safetensors file, got " + out);
         }
-        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizers.open(model, manager)) {
-            ImageSource source = ImageSource.open(inputs, tokenizer.imageSize(), !noResize);
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizers.open(inputs.model, manager)) {
+            ImageSource source = inputs.open(tokenizer.imageSize());
             int n = source.size();
             long[] latent = tokenizer.latentShape();
             long[] shape = new long[latent.length + 1];
@@ -60,7 +51,7 @@ final class EncodeCommand implements Callable<Integer> {
             Map<String, SafetensorsWriter.Spec> specs = new LinkedHashMap<>();
             specs.put("latents", new SafetensorsWriter.Spec(DataType.FLOAT32, shape));
             double seconds;
-            try (SafetensorsWriter writer = SafetensorsWriter.create(out, specs, Map.of("format", "pt", "model", model))) {
+            try (SafetensorsWriter writer = SafetensorsWriter.create(out, specs, Map.of("format", "pt", "model", inputs.model))) {
                 seconds = Batches.run("encode", n, batch.batchSize, manager,
                         (first, count, scope) -> writer.write("latents", first, tokenizer.encode(source.batch(first, count, scope))));
                 writer.commit();

@@ -11,7 +11,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
@@ -26,19 +25,12 @@ final class ReconstructCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "A checkpoint folder or a preset name.")
-    String model;
-
-    @Parameters(index = "1..*", arity = "1..*", paramLabel = "INPUT",
-            description = "Image files, folders of images, or safetensors files with 'images' [B,3,H,W] in [-1,1].")
-    List<Path> inputs;
+    @Mixin
+    ImageInputs inputs;
 
     @Option(names = "--out", required = true, paramLabel = "DIR|FILE.safetensors",
             description = "A folder for PNGs (named after the inputs), or a .safetensors file for 'images'.")
     Path out;
-
-    @Option(names = "--no-resize", description = "Fail on images whose size differs from the model's instead of center-cropping and resizing them.")
-    boolean noResize;
 
     @Mixin
     BatchOptions batch;
@@ -46,13 +38,13 @@ final class ReconstructCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         batch.validate(spec);
-        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizers.open(model, manager)) {
-            ImageSource source = ImageSource.open(inputs, tokenizer.imageSize(), !noResize);
+        try (NDManager manager = NDManager.newBaseManager(); Tokenizer tokenizer = Tokenizers.open(inputs.model, manager)) {
+            ImageSource source = inputs.open(tokenizer.imageSize());
             int n = source.size();
             List<String> names = source.items().stream().map(ImageSource.Item::name).toList();
             double[] psnr = new double[n];
             double seconds;
-            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", model))) {
+            try (Outputs outputs = Outputs.images(out, names, tokenizer.imageSize(), Map.of("format", "pt", "model", inputs.model))) {
                 seconds = Batches.run("reconstruct", n, batch.batchSize, manager, (first, count, scope) -> {
                     NDArray images = source.batch(first, count, scope);
                     NDArray rec = tokenizer.reconstruct(images);

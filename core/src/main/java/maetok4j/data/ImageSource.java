@@ -3,7 +3,6 @@ package maetok4j.data;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import maetok4j.tensor.Safetensors;
 import maetok4j.tensor.TensorFileException;
 import maetok4j.tensor.TensorInfo;
@@ -158,10 +157,5 @@ public final class ImageSource {
             }
             return rows;
         }
-    }
-
-    /** The image side this source produces. */
-    public Shape imageShape() {
-        return new Shape(3, imageSize, imageSize);
     }
 }

@@ -3,10 +3,8 @@ package maetok4j.nn;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -84,10 +82,6 @@ public abstract class Module {
         return out;
     }
 
-    public final Map<String, Module> children() {
-        return Collections.unmodifiableMap(children);
-    }
-
     /** Number of parameter elements, buffers excluded (as {@code sum(p.numel() for p in model.parameters())}). */
     public final long parameterCount() {
         long n = 0;
@@ -133,16 +127,5 @@ public abstract class Module {
             p.init().fill(values, shape, rng);
             p.set(manager.create(values, p.shape()));
         }
-    }
-
-    /** Keys of tensors that have no value yet. */
-    public final List<String> uninitialized() {
-        List<String> out = new ArrayList<>();
-        stateDict().forEach((k, p) -> {
-            if (!p.isInitialized()) {
-                out.add(k);
-            }
-        });
-        return out;
     }
 }

@@ -111,11 +111,6 @@ public final class MAETok extends Module implements Tokenizer {
         return a.toPixel().forward(a.decoder().forward(a.postQuantConv().forward(z), z));
     }
 
-    /** The pixel head's weight, where the adaptive GAN weight takes its gradients. */
-    public Parameter lastLayer() {
-        return decoder.toPixel.linear().weight();
-    }
-
     // ---- Tokenizer ---------------------------------------------------------------------------------------
 
     @Override

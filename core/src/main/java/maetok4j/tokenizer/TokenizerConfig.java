@@ -149,22 +149,6 @@ public record TokenizerConfig(
         return imageSize / decPatchSize;
     }
 
-    /** A copy with another latent normalisation (written by latent caching for diffusion). */
-    public TokenizerConfig withLatentStats(double mean, double std) {
-        return new TokenizerConfig(imageSize, baseImageSize, latentChannels, numLatentTokens, encoderModel, decoderModel,
-                encoderDims, decoderDims, encPatchSize, decPatchSize, decClsToken, useApe, useRope, ropeMixed, ropeTheta,
-                encTokenDrop, encTokenDropMax, mean, std, auxDecModel, auxDecoderDims, auxDecClsToken, auxDecoders,
-                auxTargetDims, extra);
-    }
-
-    /** A copy without auxiliary decoders (what is exported for inference). */
-    public TokenizerConfig withoutAuxDecoders() {
-        return new TokenizerConfig(imageSize, baseImageSize, latentChannels, numLatentTokens, encoderModel, decoderModel,
-                encoderDims, decoderDims, encPatchSize, decPatchSize, decClsToken, useApe, useRope, ropeMixed, ropeTheta,
-                encTokenDrop, encTokenDropMax, vqMean, vqStd, auxDecModel, auxDecoderDims, auxDecClsToken, List.of(),
-                auxTargetDims, extra);
-    }
-
     // ---- JSON ------------------------------------------------------------------------------------------
 
     /** Reads a {@code config.json} tree; a missing key takes the reference {@code ModelArgs} default. */
