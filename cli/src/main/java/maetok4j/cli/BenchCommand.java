@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
  * Encode and decode throughput on random images, with the process's resident memory before and after the
  * timed batches (flat memory means no native leak).
  */
-@Command(name = "bench", description = "Measure encode/decode throughput (img/s, medians) and peak memory.")
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure encode/decode throughput (img/s, medians) and peak memory.")
 final class BenchCommand implements Callable<Integer> {
 
     @Spec

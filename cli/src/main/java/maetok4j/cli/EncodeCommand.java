@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Images to latents. */
-@Command(name = "encode", description = "Encode images to latents (safetensors, key 'latents').")
+@Command(name = "encode", mixinStandardHelpOptions = true, description = "Encode images to latents (safetensors, key 'latents').")
 final class EncodeCommand implements Callable<Integer> {
 
     @Spec

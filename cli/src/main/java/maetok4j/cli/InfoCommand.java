@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Architecture, sizes and costs of a tokenizer, read from its config alone (no weights are loaded). */
-@Command(name = "info", description = "Show a tokenizer's configuration, parameters per part, latent shape and FLOPs.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show a tokenizer's configuration, parameters per part, latent shape and FLOPs.")
 final class InfoCommand implements Callable<Integer> {
 
     @Parameters(paramLabel = "MODEL|PRESET", description = "A checkpoint folder or a preset name.")

@@ -19,7 +19,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Images through the tokenizer and back, with the reconstruction PSNR. */
-@Command(name = "reconstruct", description = "Encode and decode images; report PSNR against the inputs.")
+@Command(name = "reconstruct", mixinStandardHelpOptions = true, description = "Encode and decode images; report PSNR against the inputs.")
 final class ReconstructCommand implements Callable<Integer> {
 
     @Spec
