@@ -62,9 +62,13 @@ final class DataCommand {
         @Option(names = "--strict", description = "Fail on the first unreadable file instead of skipping it.")
         boolean strict;
 
+        @Option(names = "--min-size", defaultValue = "0", paramLabel = "N",
+                description = "Also skip folder images whose shorter side is below N (default: keep all; the crops upsample).")
+        int minSize;
+
         @Override
         public Integer call() {
-            Dataset d = open(source, strict);
+            Dataset d = open(source, strict, minSize);
             Map<String, Integer> skipped = d instanceof FolderDataset f ? f.skipped() : Map.of();
             if (d.size() == 0) {
                 throw new IllegalArgumentException(source + ": no readable images");
@@ -96,10 +100,10 @@ final class DataCommand {
     }
 
     /** Opens a dataset, with a progress bar while a folder is scanned. */
-    static Dataset open(String source, boolean strict) {
+    static Dataset open(String source, boolean strict, int minSide) {
         int files = Datasets.filesToScan(source);
         try (Progress p = new Progress("scan", files, "img", files > 100)) {
-            return Datasets.open(source, true, strict, () -> p.step(1));
+            return Datasets.open(source, true, strict, minSide, () -> p.step(1));
         }
     }
 
@@ -126,7 +130,7 @@ final class DataCommand {
 
         @Override
         public Integer call() {
-            Dataset d = open(source, false);
+            Dataset d = open(source, false, 0);
             double[] seconds = new double[batches];
             int done = 0;
             try (DataLoader loader = new DataLoader(d, null, ImageTransform.train(size), batchSize, true, true, 0, workers, 2 * workers);

@@ -72,6 +72,13 @@ class DataCommandTest {
         assertThat(j.get("skipped").asInt()).isEqualTo(3);
         assertThat(j.get("skipped_by_reason").toString()).contains("\"empty\":1").contains("\"corrupt\":1").contains("\"too large\":1");
 
+        ImageIO.write(new BufferedImage(10, 10, BufferedImage.TYPE_INT_RGB), "png", tmp.resolve("cats/big.png").toFile());
+        CliRun small = CliRun.of("data", "info", tmp.toString(), "--min-size", "7", "--json");
+        assertThat(small.exitCode()).as(small.err()).isZero();
+        JsonNode k = Reports.JSON.readTree(small.out());
+        assertThat(k.get("images").asInt()).as("only the 10x10 image has a short side of 7 or more").isEqualTo(1);
+        assertThat(k.get("skipped_by_reason").get("too small").asInt()).isEqualTo(6);
+
         CliRun strict = CliRun.of("data", "info", tmp.toString(), "--strict");
         assertThat(strict.exitCode()).isEqualTo(1);
         assertThat(strict.err()).contains("cats/a-empty.png: empty file");

@@ -10,9 +10,10 @@ public final class Datasets {
 
     /**
      * @param strict fail on the first unreadable image of a folder instead of skipping it
+     * @param minSide skip (or with strict, reject) folder images whose shorter side is smaller; 0 keeps all
      * @param onEach called once per file while a folder is scanned (may be null)
      */
-    public static Dataset open(String source, boolean train, boolean strict, Runnable onEach) {
+    public static Dataset open(String source, boolean train, boolean strict, int minSide, Runnable onEach) {
         if (BundledDatasets.exists(source)) {
             return BundledDatasets.open(source);
         }
@@ -34,7 +35,7 @@ public final class Datasets {
         if (Files.exists(p.resolve("data_batch_1.bin")) || Files.exists(p.resolve("train.bin"))) {
             return CifarDataset.open(p, train);
         }
-        return FolderDataset.open(p).scan(strict, onEach);
+        return FolderDataset.open(p).scan(strict, minSide, onEach);
     }
 
     /** Folder datasets are scanned by {@link #open}; this is the number of files a scan will visit (0 otherwise). */

@@ -66,16 +66,21 @@ public final class FolderDataset implements Dataset {
     }
 
     /**
-     * Decodes every image; unreadable ones are dropped and counted by reason (or, with {@code strict},
-     * the first one fails with its message). {@code onEach} sees progress (may be null).
+     * Decodes every image; unreadable ones, and ones whose shorter side is below {@code minSide} (0 keeps
+     * all: the ADM crops upsample small images), are dropped and counted by reason, or with {@code strict}
+     * the first one fails with its message. {@code onEach} sees progress (may be null).
      */
-    public FolderDataset scan(boolean strict, Runnable onEach) {
+    public FolderDataset scan(boolean strict, int minSide, Runnable onEach) {
         List<Path> kept = new ArrayList<>();
         List<Integer> keptLabels = new ArrayList<>();
         Map<String, Integer> why = new LinkedHashMap<>();
         for (int i = 0; i < files.size(); i++) {
             try {
-                ImageFiles.read(files.get(i));
+                BufferedImage img = ImageFiles.read(files.get(i));
+                if (Math.min(img.getWidth(), img.getHeight()) < minSide) {
+                    throw new ImageFileException(files.get(i) + ": " + img.getWidth() + "x" + img.getHeight()
+                            + " is smaller than the minimum side " + minSide);
+                }
                 kept.add(files.get(i));
                 keptLabels.add(label(i));
             } catch (ImageFileException e) {
@@ -99,6 +104,9 @@ public final class FolderDataset implements Dataset {
         }
         if (message.contains("decompression bomb")) {
             return "too large";
+        }
+        if (message.contains("smaller than the minimum side")) {
+            return "too small";
         }
         if (message.contains("not an image")) {
             return "not an image";

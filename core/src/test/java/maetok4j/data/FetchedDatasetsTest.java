@@ -32,7 +32,7 @@ class FetchedDatasetsTest {
                                       "1F3FC": {"image": "b-2.png", "has_img_google": false}}},
                  {"image": "a.png", "category": "Animals & Nature", "sort_order": 1, "has_img_google": true}]
                 """);
-        Dataset d = Datasets.open(tmp.toString(), true, false, null);
+        Dataset d = Datasets.open(tmp.toString(), true, false, 0, null);
         assertThat(d.size()).isEqualTo(3);
         assertThat(d.classes()).containsExactly("Animals & Nature", "People & Body");
         assertThat(d.classCounts()).containsExactly(1, 2);
@@ -50,7 +50,7 @@ class FetchedDatasetsTest {
         if (!FetchedDatasets.isFetched("mnist")) {
             assertThatThrownBy(() -> FetchedDatasets.open("mnist:test")).hasMessageContaining("maetok data fetch mnist");
         }
-        assertThatThrownBy(() -> Datasets.open("no-such-thing", true, false, null))
+        assertThatThrownBy(() -> Datasets.open("no-such-thing", true, false, 0, null))
                 .hasMessageContaining("not a bundled dataset").hasMessageContaining("emoji-noto-64").hasMessageContaining("mnist");
     }
 

@@ -47,7 +47,7 @@ class ReadersTest {
             assertThat(d.label(1)).isEqualTo(emoji.label(500));
             assertThat(pixels(d.image(2))).isEqualTo(pixels(emoji.image(1905)));
         }
-        assertThat(Datasets.open(f.toString(), true, false, null).size()).isEqualTo(3);
+        assertThat(Datasets.open(f.toString(), true, false, 0, null).size()).isEqualTo(3);
     }
 
     @Test
