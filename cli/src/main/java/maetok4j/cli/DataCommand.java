@@ -44,7 +44,7 @@ final class DataCommand {
         @Override
         public Integer call() {
             boolean had = FetchedDatasets.isFetched(name);
-            Path dir = FetchedDatasets.fetch(name);
+            Path dir = FetchedDatasets.fetch(name, stage -> System.err.println("maetok: " + stage + "..."));
             System.out.printf("%s %s -> %s%n", name, had ? "already fetched" : "fetched", dir);
             return 0;
         }

