@@ -1,0 +1,64 @@
+package maetok4j.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import maetok4j.nn.Module;
+import maetok4j.nn.Parameter;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * An exponential moving average of a model's parameters (the reference's {@code update_ema}: every
+ * parameter, trainable or frozen; buffers are not averaged): {@code ema = decay*ema + (1-decay)*p}.
+ */
+public final class Ema implements AutoCloseable {
+
+    private final NDManager manager;
+    private final Map<String, NDArray> shadow = new LinkedHashMap<>();
+
+    /** Starts equal to the model's current parameters. */
+    public Ema(Module model, NDManager parent) {
+        manager = parent.newSubManager();
+        model.stateDict().forEach((k, p) -> {
+            if (!p.isBuffer()) {
+                NDArray copy = p.array().duplicate();
+                copy.attach(manager);
+                shadow.put(k, copy);
+            }
+        });
+    }
+
+    public void update(Module model, double decay) {
+        for (Map.Entry<String, Parameter> e : model.stateDict().entrySet()) {
+            NDArray s = shadow.get(e.getKey());
+            if (s != null) {
+                try (NDArray p = e.getValue().array().mul((float) (1 - decay))) {
+                    s.muli((float) decay).addi(p);
+                }
+            }
+        }
+    }
+
+    /** The averaged parameters by key. */
+    public Map<String, NDArray> parameters() {
+        return shadow;
+    }
+
+    /** Writes the averages into a model of the same architecture (e.g. for evaluation or export). */
+    public void copyTo(Module model) {
+        model.stateDict().forEach((k, p) -> {
+            NDArray s = shadow.get(k);
+            if (s != null) {
+                NDArray copy = s.duplicate();
+                copy.attach(p.array().getManager());
+                p.set(copy);
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
