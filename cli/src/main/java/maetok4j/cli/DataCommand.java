@@ -5,6 +5,7 @@ import maetok4j.data.BundledDatasets;
 import maetok4j.data.DataLoader;
 import maetok4j.data.Datasets;
 import maetok4j.data.FetchedDatasets;
+import maetok4j.data.LatentStore;
 import maetok4j.data.ImageTransform;
 import maetok4j.data.Dataset;
 import maetok4j.data.FolderDataset;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.awt.image.BufferedImage;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -53,7 +55,7 @@ final class DataCommand {
     @Command(name = "info", mixinStandardHelpOptions = true, description = "Count, classes, per-class counts, image size and skipped files of a dataset.")
     static final class InfoCommand implements Callable<Integer> {
 
-        @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name, a folder of images (one sub-folder per class, or flat), a CIFAR binary folder, or a safetensors file with images [and labels].")
+        @Parameters(paramLabel = "NAME|PATH", description = "A bundled dataset name, a folder of images (one sub-folder per class, or flat), a CIFAR binary folder, a safetensors file with images [and labels], or a latent store folder.")
         String source;
 
         @Option(names = "--json", description = "Print JSON instead of text.")
@@ -68,6 +70,9 @@ final class DataCommand {
 
         @Override
         public Integer call() {
+            if (Files.isRegularFile(Path.of(source).resolve(LatentStore.INDEX))) {
+                return latentStoreInfo();
+            }
             Dataset d = open(source, strict, minSize);
             Map<String, Integer> skipped = d instanceof FolderDataset f ? f.skipped() : Map.of();
             if (d.size() == 0) {
@@ -94,6 +99,30 @@ final class DataCommand {
                     System.out.printf("  %-24s %d%n", d.classes().get(i), counts[i]);
                 }
                 skipped.forEach((k, v) -> System.out.printf("  skipped (%s)   %d%n", k, v));
+            }
+            return 0;
+        }
+
+        private int latentStoreInfo() {
+            try (LatentStore store = LatentStore.open(Path.of(source))) {
+                java.util.Map<Long, Integer> perLabel = new java.util.TreeMap<>();
+                for (int i = 0; store.labelled() && i < store.size(); i++) {
+                    perLabel.merge(store.label(i), 1, Integer::sum);
+                }
+                if (json) {
+                    ObjectNode out = Reports.object().put("dataset", source).put("latents", store.size())
+                            .put("classes", perLabel.size()).put("skipped", 0);
+                    var shape = out.putArray("latent_shape");
+                    for (long d : store.latentShape()) {
+                        shape.add(d);
+                    }
+                    ObjectNode per = out.putObject("per_class");
+                    perLabel.forEach((k, v) -> per.put(Long.toString(k), v));
+                    System.out.println(Reports.toString(out));
+                } else {
+                    System.out.printf("%s: latent store, %d latents of shape %s, %d classes%n", source, store.size(),
+                            java.util.Arrays.toString(store.latentShape()), perLabel.size());
+                }
             }
             return 0;
         }

@@ -41,6 +41,21 @@ class DataCommandTest {
     }
 
     @Test
+    void describesALatentStore() throws IOException {
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            var w = new maetok4j.data.LatentStore.Writer(tmp.resolve("store"), new long[] {16, 8}, true);
+            w.append(m.zeros(new ai.djl.ndarray.types.Shape(3, 16, 8)), m.create(new long[] {0, 2, 2}));
+            w.finish(java.util.Map.of());
+        }
+        CliRun run = CliRun.of("data", "info", tmp.resolve("store").toString(), "--json");
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        JsonNode j = Reports.JSON.readTree(run.out());
+        assertThat(j.get("latents").asInt()).isEqualTo(3);
+        assertThat(j.get("latent_shape").toString()).isEqualTo("[16,8]");
+        assertThat(j.get("per_class").get("2").asInt()).isEqualTo(2);
+    }
+
+    @Test
     void describesABundledDataset() throws IOException {
         CliRun run = CliRun.of("data", "info", "fashion-mnist-test", "--json");
         assertThat(run.exitCode()).as(run.err()).isZero();
