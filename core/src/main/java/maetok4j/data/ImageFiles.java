@@ -33,10 +33,14 @@ public final class ImageFiles {
     }
 
     /**
-     * Decodes an image to 8-bit RGB ({@code TYPE_INT_RGB}). The declared size is checked against
-     * {@link #MAX_PIXELS} before any pixel is decoded. Gray images keep their values (no colour-space
-     * conversion), 16-bit samples are scaled to 8 bits ({@code round(v/257)}), palettes are expanded, and
-     * alpha is composited over {@code background} (0xRRGGBB) as {@code (c*a + bg*(255-a) + 127) / 255}.
+     * Decodes an image to 8-bit RGB ({@code TYPE_INT_RGB}) with the pixel values Pillow 9.4 gives, so that
+     * crops and tokens match the reference's. The declared size is checked against {@link #MAX_PIXELS}
+     * before any pixel is decoded. Gray images keep their values (no colour-space conversion), palettes are
+     * expanded, 16-bit samples keep their high byte ({@code v >> 8}, as Pillow's RGB;16B and LA;16B modes do;
+     * Pillow's 16-bit gray mode "I" instead clips to 255 on {@code convert("RGB")}, which we do not copy).
+     * Alpha, including a tRNS colour key, is composited over {@code background} (0xRRGGBB) as
+     * {@code (c*a + bg*(255-a) + 127) / 255}, which equals Pillow's {@code Image.alpha_composite} over an
+     * opaque background for every input; Pillow's {@code convert("RGB")} would drop alpha instead.
      */
     public static BufferedImage read(Path file, int background) {
         try {
@@ -87,12 +91,12 @@ public final class ImageFiles {
             // Read samples directly: ColorModel conversion would apply a gamma to linear gray.
             int bands = r.getNumBands();
             int[] px = new int[bands];
+            int[] c = new int[bands];
             for (int y = 0; y < h; y++) {
                 for (int x = 0; x < w; x++) {
                     r.getPixel(x, y, px);
-                    int[] c = new int[bands];
                     for (int i = 0; i < bands; i++) {
-                        c[i] = wide ? (px[i] * 255 + 32767) / 65535 : px[i];
+                        c[i] = wide ? px[i] >> 8 : px[i];
                     }
                     int cr = c[0];
                     int cg = gray ? c[0] : c[1];

@@ -11,7 +11,7 @@ import java.awt.image.BufferedImage;
 public final class Resample {
 
     public enum Filter {
-        BOX(0.5), BILINEAR(1.0), BICUBIC(2.0), LANCZOS(3.0);
+        NEAREST(0), BOX(0.5), BILINEAR(1.0), BICUBIC(2.0), LANCZOS(3.0);
 
         final double support;
 
@@ -20,23 +20,21 @@ public final class Resample {
         }
 
         double weight(double x) {
-            switch (this) {
-                case BOX:
-                    return x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
-                case BILINEAR:
-                    x = Math.abs(x);
-                    return x < 1 ? 1 - x : 0;
-                case BICUBIC: {
-                    double a = -0.5;
-                    x = Math.abs(x);
-                    if (x < 1) {
-                        return ((a + 2) * x - (a + 3)) * x * x + 1;
-                    }
-                    return x < 2 ? (((x - 5) * x + 8) * x - 4) * a : 0;
-                }
-                default:
-                    return -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3) : 0;
+            return switch (this) {
+                case NEAREST -> throw new IllegalStateException("nearest is a lookup, not a convolution");
+                case BOX -> x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
+                case BILINEAR -> Math.abs(x) < 1 ? 1 - Math.abs(x) : 0;
+                case BICUBIC -> bicubic(Math.abs(x));
+                case LANCZOS -> -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3) : 0;
+            };
+        }
+
+        private static double bicubic(double x) {
+            double a = -0.5;
+            if (x < 1) {
+                return ((a + 2) * x - (a + 3)) * x * x + 1;
             }
+            return x < 2 ? (((x - 5) * x + 8) * x - 4) * a : 0;
         }
 
         private static double sinc(double x) {
@@ -62,6 +60,9 @@ public final class Resample {
         if (w == width && h == height) {
             return toImage(px, w, h);
         }
+        if (filter == Filter.NEAREST) {
+            return toImage(nearest(px, w, h, width, height), width, height);
+        }
         if (width != w) {
             px = pass(px, w, h, width, filter, true);
             w = width;
@@ -71,6 +72,33 @@ public final class Resample {
             h = height;
         }
         return toImage(px, w, h);
+    }
+
+    /**
+     * Pillow resizes with NEAREST through an affine transform: the source of output pixel {@code x} is
+     * {@code floor((x + 0.5) * in/out)}, with the position accumulated step by step in double as Pillow does.
+     */
+    private static int[] nearest(int[] in, int w, int h, int width, int height) {
+        int[] xs = sourcePositions(w, width);
+        int[] ys = sourcePositions(h, height);
+        int[] out = new int[width * height];
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                out[y * width + x] = in[ys[y] * w + xs[x]];
+            }
+        }
+        return out;
+    }
+
+    private static int[] sourcePositions(int inSize, int outSize) {
+        double step = (double) inSize / outSize;
+        double pos = step * 0.5;
+        int[] src = new int[outSize];
+        for (int i = 0; i < outSize; i++) {
+            src[i] = (int) pos;
+            pos += step;
+        }
+        return src;
     }
 
     /** One separable pass along x (horizontal) or y, from {@code inSize} to {@code outSize} samples. */
