@@ -5,41 +5,81 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * A safetensors file (8-byte little-endian header length, JSON header, raw little-endian data). The
- * header is validated completely when the file is opened: lengths, JSON, dtypes, shapes against byte
- * ranges, ranges against the file size, overlaps. Tensors are then read one at a time with positional
- * reads, so files larger than memory or than 2 GB work.
+ * A safetensors file (8-byte little-endian header length, JSON header, raw little-endian data). Checkpoints and
+ * tensor files come from elsewhere, so the whole header is validated when the file is opened (lengths, JSON,
+ * dtypes, shapes against byte ranges, ranges against the file size, overlaps) before anything large is
+ * allocated, and every problem is reported as one line naming the file. Tensors are then read one at a time
+ * with positional reads, so files larger than memory or than 2 GB work, and several threads may read at once.
  */
 public final class Safetensors implements AutoCloseable {
 
-    /** A larger header is not a real one. */
+    /** A larger header is not a real one (the reference implementation's limit). */
     public static final long MAX_HEADER = 100L * 1024 * 1024;
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Map<String, Integer> DTYPE_BYTES = Map.ofEntries(
-            Map.entry("F64", 8), Map.entry("F32", 4), Map.entry("F16", 2), Map.entry("BF16", 2),
-            Map.entry("I64", 8), Map.entry("I32", 4), Map.entry("I16", 2), Map.entry("I8", 1),
-            Map.entry("U8", 1), Map.entry("BOOL", 1));
+    /** The largest byte buffer, hence tensor (or piece of one), that can be handed to the engine at once. */
+    private static final long MAX_READ = Integer.MAX_VALUE - 8;
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+    /** Types {@link #readAs} may convert to: the PyTorch engine aborts the JVM on BFLOAT16, INT16 and UINT16 arrays. */
+    private static final Set<DataType> ENGINE_TYPES = EnumSet.of(DataType.FLOAT64, DataType.FLOAT32, DataType.FLOAT16,
+            DataType.INT64, DataType.INT32, DataType.INT8, DataType.UINT8, DataType.BOOLEAN);
+
+    /** The dtypes read, with their element size and the type their bytes are given to the engine as. */
+    private enum Dtype {
+        F64(8, DataType.FLOAT64), F32(4, DataType.FLOAT32), F16(2, DataType.FLOAT16),
+        BF16(2, DataType.FLOAT32), // widened in Java (see ENGINE_TYPES)
+        I64(8, DataType.INT64), I32(4, DataType.INT32),
+        I16(2, DataType.INT32), // widened in Java (see ENGINE_TYPES)
+        I8(1, DataType.INT8), U8(1, DataType.UINT8), BOOL(1, DataType.BOOLEAN);
+
+        final int bytes;
+        final DataType engineType;
+
+        Dtype(int bytes, DataType engineType) {
+            this.bytes = bytes;
+            this.engineType = engineType;
+        }
+
+        boolean widened() {
+            return engineType.getNumOfBytes() > bytes;
+        }
+
+        static Dtype of(String name) {
+            for (Dtype d : values()) {
+                if (d.name().equals(name)) {
+                    return d;
+                }
+            }
+            return null;
+        }
+    }
 
     private final Path file;
     private final FileChannel channel;
@@ -47,7 +87,8 @@ public final class Safetensors implements AutoCloseable {
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
 
-    private Safetensors(Path file, FileChannel channel, long dataStart, Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+    private Safetensors(Path file, FileChannel channel, long dataStart, Map<String, TensorInfo> tensors,
+            Map<String, String> metadata) {
         this.file = file;
         this.channel = channel;
         this.dataStart = dataStart;
@@ -55,6 +96,11 @@ public final class Safetensors implements AutoCloseable {
         this.metadata = Collections.unmodifiableMap(metadata);
     }
 
+    /**
+     * Opens and validates a file, reading only its header.
+     *
+     * @throws TensorFileException "&lt;file&gt;: &lt;problem&gt;" if it cannot be read or is not a valid safetensors file
+     */
     public static Safetensors open(Path file) {
         FileChannel ch;
         try {
@@ -76,21 +122,28 @@ public final class Safetensors implements AutoCloseable {
     private static Safetensors parse(Path file, FileChannel ch) throws IOException {
         long size = ch.size();
         if (size < 8) {
-            throw new TensorFileException(file + ": not a safetensors file (" + size + " bytes, shorter than the 8-byte header length)");
+            throw new TensorFileException(file + ": not a safetensors file (" + size
+                    + " bytes, shorter than the 8-byte header length)");
         }
         ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, lenBuf, 0);
         long n = lenBuf.getLong(0);
-        if (n <= 0 || n > size - 8 || n > MAX_HEADER) {
-            throw new TensorFileException(file + ": header length " + Long.toUnsignedString(n) + " is impossible for a file of "
-                    + size + " bytes (truncated or not a safetensors file)");
+        String length = file + ": header length " + Long.toUnsignedString(n);
+        if (n == 0) {
+            throw new TensorFileException(length + " is empty (not a safetensors file)");
+        }
+        if (n < 0 || n > MAX_HEADER) {
+            throw new TensorFileException(length + " exceeds the limit of " + MAX_HEADER + " bytes (not a safetensors file)");
+        }
+        if (n > size - 8) {
+            throw new TensorFileException(length + " exceeds the " + (size - 8)
+                    + " bytes that follow it (truncated or not a safetensors file)");
         }
         ByteBuffer headerBuf = ByteBuffer.allocate((int) n);
         readFully(ch, headerBuf, 8);
         String text;
         try {
-            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .decode(headerBuf.flip()).toString();
+            text = StandardCharsets.UTF_8.newDecoder().decode(headerBuf.flip()).toString();
         } catch (CharacterCodingException e) {
             throw new TensorFileException(file + ": header is not UTF-8");
         }
@@ -142,8 +195,10 @@ public final class Safetensors implements AutoCloseable {
             }
         }
         JsonNode dt = v.get("dtype");
-        if (dt == null || !dt.isTextual() || !DTYPE_BYTES.containsKey(dt.asText())) {
-            throw new TensorFileException(where + ": unknown or missing dtype " + dt + " (supported: " + String.join(", ", DTYPE_BYTES.keySet()) + ")");
+        Dtype dtype = dt != null && dt.isTextual() ? Dtype.of(dt.asText()) : null;
+        if (dtype == null) {
+            throw new TensorFileException(where + ": unknown or missing dtype " + dt + " (supported: "
+                    + Arrays.toString(Dtype.values()) + ")");
         }
         JsonNode sh = v.get("shape");
         if (sh == null || !sh.isArray()) {
@@ -151,41 +206,41 @@ public final class Safetensors implements AutoCloseable {
         }
         long[] shape = new long[sh.size()];
         for (int i = 0; i < shape.length; i++) {
-            JsonNode d = sh.get(i);
-            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-                throw new TensorFileException(where + ": shape " + sh + " has an invalid dimension " + d);
+            shape[i] = nonNegativeLong(sh.get(i));
+            if (shape[i] < 0) {
+                throw new TensorFileException(where + ": shape " + sh + " has an invalid dimension " + sh.get(i));
             }
-            shape[i] = d.asLong();
         }
         JsonNode off = v.get("data_offsets");
-        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()
-                || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong()) {
-            throw new TensorFileException(where + ": data_offsets must be two integers, got " + off);
+        long begin = off != null && off.isArray() && off.size() == 2 ? nonNegativeLong(off.get(0)) : -1;
+        long end = begin >= 0 ? nonNegativeLong(off.get(1)) : -1;
+        if (end < 0) {
+            throw new TensorFileException(where + ": data_offsets must be two non-negative integers, got " + off);
         }
-        long begin = off.get(0).asLong();
-        long end = off.get(1).asLong();
-        if (begin < 0 || end < begin) {
-            throw new TensorFileException(where + ": data_offsets [" + begin + ", " + end + "] are not an increasing pair");
+        if (end < begin) {
+            throw new TensorFileException(where + ": data_offsets [" + begin + ", " + end + "] end before they begin");
         }
+        TensorInfo info = new TensorInfo(name, dtype.name(), shape, begin, end);
         long need;
         try {
-            need = 1;
-            for (long d : shape) {
-                need = Math.multiplyExact(need, d);
-            }
-            need = Math.multiplyExact(need, DTYPE_BYTES.get(dt.asText()));
+            need = Math.multiplyExact(info.numel(), dtype.bytes);
         } catch (ArithmeticException e) {
-            throw new TensorFileException(where + ": shape " + sh + " is too large");
+            throw new TensorFileException(where + ": shape " + sh + " " + dtype + " is too large (over 2^63 bytes)");
         }
         if (end - begin != need) {
-            throw new TensorFileException(where + ": shape " + sh + " " + dt.asText() + " needs " + need
+            throw new TensorFileException(where + ": shape " + sh + " " + dtype + " needs " + need
                     + " bytes but offsets give " + (end - begin));
         }
         if (end > dataSize) {
             throw new TensorFileException(where + ": offsets past end of file (" + end + " > " + dataSize
                     + " data bytes; truncated?)");
         }
-        return new TensorInfo(name, dt.asText(), shape, begin, end);
+        return info;
+    }
+
+    /** The value of an integral JSON number that fits a long and is not negative; -1 for anything else. */
+    private static long nonNegativeLong(JsonNode n) {
+        return n.isIntegralNumber() && n.canConvertToLong() && n.asLong() >= 0 ? n.asLong() : -1;
     }
 
     private static void checkOverlaps(Path file, Map<String, TensorInfo> tensors) {
@@ -195,7 +250,8 @@ public final class Safetensors implements AutoCloseable {
             TensorInfo a = sorted.get(i - 1);
             TensorInfo b = sorted.get(i);
             if (b.begin() < a.end()) {
-                throw new TensorFileException(file + ": tensors '" + a.name() + "' and '" + b.name() + "' overlap");
+                throw new TensorFileException(file + ": tensors '" + a.name() + "' [" + a.begin() + ", " + a.end()
+                        + ") and '" + b.name() + "' [" + b.begin() + ", " + b.end() + ") overlap");
             }
         }
     }
@@ -204,11 +260,12 @@ public final class Safetensors implements AutoCloseable {
         return file;
     }
 
-    /** Tensors in header order. */
+    /** Tensors in header order, which is the order their writer chose (Python's safetensors keeps insertion order). */
     public Map<String, TensorInfo> tensors() {
         return tensors;
     }
 
+    /** The header's {@code __metadata__} (e.g. {"format": "pt"}); empty if it has none. */
     public Map<String, String> metadata() {
         return metadata;
     }
@@ -217,6 +274,7 @@ public final class Safetensors implements AutoCloseable {
         return tensors.containsKey(name);
     }
 
+    /** @throws TensorFileException naming the tensors the file does have, so a wrong key is easy to fix */
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
@@ -226,103 +284,105 @@ public final class Safetensors implements AutoCloseable {
     }
 
     /**
-     * Reads a tensor into a new native array owned by {@code manager}. F16 and BF16 become float32; other
-     * types keep theirs.
+     * Reads a tensor into a new native array owned by {@code manager}, sharing no memory with the file or any
+     * buffer, so closing the array (or its manager) frees it at once. F16 and BF16 become FLOAT32 and I16
+     * becomes INT32, losslessly (the engine computes in float32 and cannot hold BF16 or I16); the other types
+     * keep theirs.
      */
     public NDArray read(String name, NDManager manager) {
         TensorInfo t = info(name);
-        long rows = t.shape().length == 0 ? 1 : t.shape()[0];
-        return readRows(name, 0, rows, manager);
+        return readRows(name, 0, t.shape().length == 0 ? 1 : t.shape()[0], manager);
     }
 
     /** Reads then converts, e.g. a checkpoint's tensors to float32 whatever they were stored as. */
     public NDArray readAs(String name, NDManager manager, DataType type) {
-        NDArray a = read(name, manager);
-        if (a.getDataType() == type) {
-            return a;
+        if (!ENGINE_TYPES.contains(type)) {
+            throw new IllegalArgumentException("cannot convert tensors to " + type + ": the PyTorch engine aborts on it");
         }
-        NDArray b = a.toType(type, true);
-        a.close();
-        return b;
+        return convert(read(name, manager), type);
     }
 
-    /** Rows {@code [first, first+count)} of a tensor's first axis, without reading the rest of it. */
+    /**
+     * Rows {@code [first, first+count)} of a tensor's first axis (a scalar has one row), converted as by
+     * {@link #read}, without reading the rest of it: datasets and latent stores read batches this way.
+     */
     public NDArray readRows(String name, long first, long count, NDManager manager) {
         TensorInfo t = info(name);
-        long[] shape = t.shape().clone();
-        long total = shape.length == 0 ? 1 : shape[0];
-        if (first < 0 || count < 0 || first + count > total) {
-            throw new IllegalArgumentException(file + ": tensor '" + name + "' has " + total + " rows, asked for ["
-                    + first + ", " + (first + count) + ")");
-        }
-        int elementBytes = DTYPE_BYTES.get(t.dtype());
-        long rowBytes = total == 0 ? 0 : (t.end() - t.begin()) / Math.max(total, 1);
-        long bytes = rowBytes * count;
-        if (bytes > Integer.MAX_VALUE - 8) {
-            throw new TensorFileException(file + ": tensor '" + name + "' piece of " + bytes + " bytes is too large to read at once");
-        }
+        Dtype dtype = Dtype.valueOf(t.dtype());
+        long[] shape = t.shape();
         if (shape.length > 0) {
             shape[0] = count;
         }
-        ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-        try {
-            readFully(channel, buf, dataStart + t.begin() + first * rowBytes);
-        } catch (IOException e) {
-            throw new TensorFileException(file + ": cannot read tensor '" + name + "': " + AtomicFiles.describe(e), e);
-        }
-        buf.flip();
-        if (t.dtype().equals("BF16")) {
-            buf = bf16ToF32(buf);
-            elementBytes = 4;
-        }
-        DataType type = t.dtype().equals("BF16") ? DataType.FLOAT32 : dataType(t.dtype());
-        // DJL wraps a direct buffer without copying; duplicate so the array owns native memory of its own.
-        try (NDArray view = manager.create(buf, new Shape(shape), type)) {
-            NDArray out = view.duplicate();
-            return t.dtype().equals("F16") ? convert(out, DataType.FLOAT32) : out;
+        ByteBuffer data = dtype.widened()
+                ? widen(readBytes(t, first, count, false, 2), dtype == Dtype.BF16)
+                : readBytes(t, first, count, true, 1);
+        // DJL's PyTorch engine wraps a direct buffer without copying it, and such memory is only freed by the
+        // garbage collector: copy it into memory of the array's own, freed when the array is closed.
+        try (NDArray view = manager.create(data, new Shape(shape), dtype.engineType)) {
+            NDArray own = view.duplicate();
+            return dtype == Dtype.F16 ? convert(own, DataType.FLOAT32) : own;
         }
     }
 
     /**
-     * The raw little-endian bytes of rows {@code [first, first+count)}, without touching native memory: safe to
-     * call from several threads at once (positional reads).
+     * The raw little-endian bytes of rows {@code [first, first+count)} in a heap buffer, without touching
+     * native memory: cheap for small reads (a label, one latent), and safe to call from several threads.
      */
     public ByteBuffer rowBytes(String name, long first, long count) {
-        TensorInfo t = info(name);
-        long total = t.shape().length == 0 ? 1 : t.shape()[0];
-        if (first < 0 || count < 0 || first + count > total) {
-            throw new IllegalArgumentException(file + ": tensor '" + name + "' has " + total + " rows, asked for ["
-                    + first + ", " + (first + count) + ")");
+        return readBytes(info(name), first, count, false, 1);
+    }
+
+    /**
+     * Reads rows into a new little-endian buffer, after checking that they exist and that they will still fit
+     * one buffer once each element grows {@code growth} times.
+     */
+    private ByteBuffer readBytes(TensorInfo t, long first, long count, boolean direct, int growth) {
+        long[] shape = t.shape();
+        long rows = shape.length == 0 ? 1 : shape[0];
+        if (first < 0 || count < 0 || count > rows - first) {
+            throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' has " + rows + " rows, asked for "
+                    + count + " from row " + first);
         }
-        long rowBytes = total == 0 ? 0 : (t.end() - t.begin()) / total;
-        ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(rowBytes * count)).order(ByteOrder.LITTLE_ENDIAN);
+        long rowBytes = rows == 0 ? 0 : (t.end() - t.begin()) / rows;
+        long bytes = rowBytes * count;
+        if (bytes * growth > MAX_READ) {
+            throw new TensorFileException(file + ": tensor '" + t.name() + "': " + count + " rows take " + bytes * growth
+                    + " bytes, more than one array can be read into (2 GB); read fewer rows");
+        }
+        ByteBuffer buf = (direct ? ByteBuffer.allocateDirect((int) bytes) : ByteBuffer.allocate((int) bytes))
+                .order(ByteOrder.LITTLE_ENDIAN);
         try {
             readFully(channel, buf, dataStart + t.begin() + first * rowBytes);
         } catch (IOException e) {
-            throw new TensorFileException(file + ": cannot read tensor '" + name + "': " + AtomicFiles.describe(e), e);
+            throw new TensorFileException(file + ": cannot read tensor '" + t.name() + "': " + AtomicFiles.describe(e), e);
         }
         return buf.flip();
     }
 
-    private static NDArray convert(NDArray a, DataType type) {
-        NDArray b = a.toType(type, true);
-        a.close();
-        return b;
-    }
-
-    private static ByteBuffer bf16ToF32(ByteBuffer in) {
+    /** 16-bit elements to 32-bit ones: bfloat16 is the upper half of a float32, int16 is sign-extended. */
+    private static ByteBuffer widen(ByteBuffer in, boolean bf16) {
         ByteBuffer out = ByteBuffer.allocateDirect(in.remaining() * 2).order(ByteOrder.LITTLE_ENDIAN);
         while (in.hasRemaining()) {
-            out.putInt((in.getShort() & 0xffff) << 16);
+            short s = in.getShort();
+            out.putInt(bf16 ? (s & 0xffff) << 16 : s);
         }
         return out.flip();
+    }
+
+    private static NDArray convert(NDArray a, DataType type) {
+        if (a.getDataType() == type) {
+            return a;
+        }
+        NDArray b = a.toType(type, false);
+        a.close();
+        return b;
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
         while (buf.hasRemaining()) {
             int r = ch.read(buf, position);
             if (r < 0) {
-                throw new IOException("unexpected end of file");
+                throw new IOException("unexpected end of file (changed since it was opened?)");
             }
             position += r;
         }
@@ -337,11 +397,17 @@ public final class Safetensors implements AutoCloseable {
         try {
             ch.close();
         } catch (IOException ignored) {
-            // read-only channel: nothing is lost
+            // A read-only channel: nothing can be lost.
         }
     }
 
-    /** Writes whole tensors in the given order, atomically. */
+    /**
+     * Writes whole tensors in the given order, atomically (see {@link AtomicFiles}), one tensor in memory at a
+     * time. Array names are ignored: the map keys name the tensors.
+     *
+     * @throws IllegalArgumentException for a data type safetensors cannot hold here, or a tensor named __metadata__
+     * @throws TensorFileException "&lt;file&gt;: cannot write: &lt;reason&gt;" on I/O errors
+     */
     public static void write(Path file, Map<String, NDArray> tensors, Map<String, String> metadata) {
         Map<String, SafetensorsWriter.Spec> specs = new LinkedHashMap<>();
         tensors.forEach((k, v) -> specs.put(k, new SafetensorsWriter.Spec(v.getDataType(), v.getShape().getShape())));
@@ -351,8 +417,8 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
-    /** The safetensors name of a DJL data type. */
-    public static String dtypeName(DataType type) {
+    /** The safetensors name of a DJL data type that can be written. */
+    static String dtypeName(DataType type) {
         switch (type) {
             case FLOAT64: return "F64";
             case FLOAT32: return "F32";
@@ -363,22 +429,7 @@ public final class Safetensors implements AutoCloseable {
             case INT8: return "I8";
             case UINT8: return "U8";
             case BOOLEAN: return "BOOL";
-            default: throw new IllegalArgumentException("data type " + type + " cannot be stored in safetensors here");
-        }
-    }
-
-    static DataType dataType(String name) {
-        switch (name) {
-            case "F64": return DataType.FLOAT64;
-            case "F32": return DataType.FLOAT32;
-            case "F16": return DataType.FLOAT16;
-            case "I64": return DataType.INT64;
-            case "I32": return DataType.INT32;
-            case "I16": return DataType.INT16;
-            case "I8": return DataType.INT8;
-            case "U8": return DataType.UINT8;
-            case "BOOL": return DataType.BOOLEAN;
-            default: throw new IllegalArgumentException("dtype " + name);
+            default: throw new IllegalArgumentException("data type " + type + " cannot be written to safetensors");
         }
     }
 }

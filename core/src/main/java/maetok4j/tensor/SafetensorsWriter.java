@@ -10,23 +10,35 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Writes a safetensors file whose tensors arrive in pieces (batches of rows), so outputs larger than
- * memory can be produced. Shapes are declared up front; rows are written at their offsets into a temp
- * file that replaces the target only on {@link #commit()}. Closing without commit leaves no file.
+ * Writes a safetensors file whose tensors arrive in pieces (batches of rows), so outputs larger than memory can
+ * be produced. Shapes are declared up front; rows are written at their offsets into a temp file that replaces
+ * the target only on {@link #commit()} (see {@link AtomicFiles}). Closing without commit leaves no file.
  */
 public final class SafetensorsWriter implements AutoCloseable {
 
     /** A tensor's declared type and full shape. */
     public record Spec(DataType dtype, long... shape) {
+
+        /** @throws IllegalArgumentException for a type safetensors cannot hold here, or a negative dimension */
+        public Spec {
+            Safetensors.dtypeName(dtype);
+            shape = shape.clone();
+            if (Arrays.stream(shape).anyMatch(d -> d < 0)) {
+                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            }
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
 
         long rowBytes() {
             long n = dtype.getNumOfBytes();
@@ -49,9 +61,55 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final long dataStart;
     private boolean committed;
 
-    private SafetensorsWriter(Path target, Map<String, Spec> specs, Map<String, String> metadata) throws IOException {
+    private SafetensorsWriter(Path target, Path temp, FileChannel channel, Map<String, Spec> specs, byte[] header) throws IOException {
         this.target = target;
+        this.temp = temp;
+        this.channel = channel;
         this.specs = new LinkedHashMap<>(specs);
+        long offset = 0;
+        for (Map.Entry<String, Spec> e : specs.entrySet()) {
+            offsets.put(e.getKey(), offset);
+            offset += e.getValue().bytes();
+        }
+        ByteBuffer head = ByteBuffer.wrap(header);
+        long position = 0;
+        while (head.hasRemaining()) {
+            position += channel.write(head, position);
+        }
+        this.dataStart = header.length;
+    }
+
+    /**
+     * Starts the file; nothing appears at {@code target} until {@link #commit()}.
+     *
+     * @throws IllegalArgumentException for a tensor named __metadata__, which would corrupt the header
+     * @throws TensorFileException "&lt;target&gt;: cannot write: &lt;reason&gt;" on I/O errors
+     */
+    public static SafetensorsWriter create(Path target, Map<String, Spec> specs, Map<String, String> metadata) {
+        if (specs.containsKey("__metadata__")) {
+            throw new IllegalArgumentException(target + ": a tensor cannot be named __metadata__");
+        }
+        byte[] header = header(specs, metadata);
+        Path temp = null;
+        FileChannel channel = null;
+        try {
+            temp = AtomicFiles.newTempFile(target);
+            channel = FileChannel.open(temp, StandardOpenOption.WRITE);
+            return new SafetensorsWriter(target, temp, channel, specs, header);
+        } catch (IOException e) {
+            closeQuietly(channel);
+            if (temp != null) {
+                AtomicFiles.deleteQuietly(temp);
+            }
+            throw new TensorFileException(target + ": cannot write: " + AtomicFiles.describe(e), e);
+        }
+    }
+
+    /**
+     * The length field and JSON header, metadata first and tensors contiguous in the given order, padded with
+     * spaces to a multiple of 8 bytes as the reference writer does (so the data section stays 8-byte aligned).
+     */
+    private static byte[] header(Map<String, Spec> specs, Map<String, String> metadata) {
         ObjectNode header = new ObjectMapper().createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
@@ -66,33 +124,17 @@ public final class SafetensorsWriter implements AutoCloseable {
             Arrays.stream(s.shape()).forEach(shape::add);
             var off = t.putArray("data_offsets");
             off.add(offset);
-            offsets.put(e.getKey(), offset);
-            offset += s.bytes();
+            offset = Math.addExact(offset, s.bytes());
             off.add(offset);
         }
         byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + 7) / 8 * 8;
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        this.temp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-        this.channel = FileChannel.open(temp, StandardOpenOption.WRITE);
         ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
         head.putLong(padded).put(json);
         while (head.hasRemaining()) {
             head.put((byte) ' ');
         }
-        head.flip();
-        channel.write(head, 0);
-        this.dataStart = 8L + padded;
-    }
-
-    /** Starts the file; nothing appears at {@code target} until {@link #commit()}. */
-    public static SafetensorsWriter create(Path target, Map<String, Spec> specs, Map<String, String> metadata) {
-        try {
-            return new SafetensorsWriter(target, specs, metadata);
-        } catch (IOException e) {
-            throw new TensorFileException(target + ": cannot write: " + e.getMessage(), e);
-        }
+        return head.array();
     }
 
     /** Writes {@code rows} (shape [n, ...] matching the declared row shape) at row {@code firstRow} of tensor {@code name}. */
@@ -101,51 +143,59 @@ public final class SafetensorsWriter implements AutoCloseable {
         if (s == null) {
             throw new IllegalArgumentException("no tensor '" + name + "' was declared");
         }
+        long[] declared = s.shape();
         long[] shape = rows.getShape().getShape();
-        boolean scalar = s.shape().length == 0;
-        boolean rowShapeOk = shape.length == s.shape().length && (scalar
-                || Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), Arrays.copyOfRange(s.shape(), 1, s.shape().length)));
-        boolean inRange = scalar ? firstRow == 0 : firstRow >= 0 && firstRow + shape[0] <= s.shape()[0];
+        boolean scalar = declared.length == 0;
+        boolean rowShapeOk = shape.length == declared.length && (scalar
+                || Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), Arrays.copyOfRange(declared, 1, declared.length)));
+        boolean inRange = scalar ? firstRow == 0 : firstRow >= 0 && firstRow <= declared[0] - shape[0];
         if (!rowShapeOk || rows.getDataType() != s.dtype() || !inRange) {
             throw new IllegalArgumentException("tensor '" + name + "': cannot put " + rows.getDataType() + " " + rows.getShape()
-                    + " at row " + firstRow + " of " + s.dtype() + " " + Arrays.toString(s.shape()));
+                    + " at row " + firstRow + " of " + s.dtype() + " " + Arrays.toString(declared));
         }
-        ByteBuffer data = rows.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        // C order and native (little-endian on every platform the engine ships for), even for transposed views.
+        ByteBuffer data = rows.toByteBuffer();
         long position = dataStart + offsets.get(name) + firstRow * s.rowBytes();
         try {
             while (data.hasRemaining()) {
                 position += channel.write(data, position);
             }
         } catch (IOException e) {
-            throw new TensorFileException(target + ": cannot write: " + e.getMessage(), e);
+            throw new TensorFileException(target + ": cannot write: " + AtomicFiles.describe(e), e);
         }
     }
 
-    /** Makes the file complete (sized to the declared shapes), durable, and visible at the target path. */
+    /** Makes the file complete (rows never written are zeros), durable, and visible at the target path. */
     public void commit() {
         try {
             long end = dataStart + specs.values().stream().mapToLong(Spec::bytes).sum();
             if (channel.size() < end) {
                 channel.write(ByteBuffer.allocate(1), end - 1);
             }
-            channel.force(true);
             channel.close();
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.moveInto(temp, target);
             committed = true;
         } catch (IOException e) {
-            throw new TensorFileException(target + ": cannot write: " + e.getMessage(), e);
+            throw new TensorFileException(target + ": cannot write: " + AtomicFiles.describe(e), e);
         }
     }
 
+    /** Discards the file unless it was committed. */
     @Override
     public void close() {
         if (!committed) {
-            try {
-                channel.close();
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // the temp file is hidden and named after the target; nothing else to undo
+            closeQuietly(channel);
+            AtomicFiles.deleteQuietly(temp);
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            if (ch != null) {
+                ch.close();
             }
+        } catch (IOException ignored) {
+            // The file is being discarded.
         }
     }
 }
