@@ -85,13 +85,7 @@ public final class DataLoader implements AutoCloseable {
     public int[] order(int epoch) {
         int[] order = indices.clone();
         if (shuffle) {
-            SplittableRandom rng = new SplittableRandom(mix(seed, epoch, -1));
-            for (int i = order.length - 1; i > 0; i--) {
-                int j = rng.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+            Permutations.shuffle(order, new SplittableRandom(mix(seed, epoch, -1)));
         }
         return order;
     }
@@ -165,13 +159,7 @@ public final class DataLoader implements AutoCloseable {
             throw new IllegalArgumentException("validation fraction must be in (0, 1), got " + fraction);
         }
         int[] all = java.util.stream.IntStream.range(0, size).toArray();
-        SplittableRandom rng = new SplittableRandom(mix(seed, -7, -7));
-        for (int i = all.length - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = all[i];
-            all[i] = all[j];
-            all[j] = t;
-        }
+        Permutations.shuffle(all, new SplittableRandom(mix(seed, -7, -7)));
         int val = (int) Math.round(size * fraction);
         int[] v = Arrays.copyOfRange(all, 0, val);
         int[] t = Arrays.copyOfRange(all, val, size);

@@ -1,5 +1,7 @@
 package maetok4j.tokenizer;
 
+import maetok4j.data.Permutations;
+
 import java.util.random.RandomGenerator;
 
 /**
@@ -39,12 +41,7 @@ public record TokenMasking(double low, double high) {
             for (int i = 0; i < n; i++) {
                 order[i] = i;
             }
-            for (int i = n - 1; i > 0; i--) {
-                int j = rng.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+            Permutations.shuffle(order, rng);
             for (int i = 0; i < masked; i++) {
                 mask[b * n + order[i]] = 1f;
             }
