@@ -119,10 +119,6 @@ public final class FolderDataset implements Dataset {
         return skipped;
     }
 
-    public Path file(int i) {
-        return files.get(i);
-    }
-
     @Override
     public String name() {
         return root.toString();

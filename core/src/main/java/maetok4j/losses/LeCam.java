@@ -37,10 +37,4 @@ public final class LeCam {
     public double fakeEma() {
         return fakeEma;
     }
-
-    /** Restores the averages from a checkpoint. */
-    public void set(double real, double fake) {
-        realEma = real;
-        fakeEma = fake;
-    }
 }

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import maetok4j.nn.Parameter;
 
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -34,10 +33,6 @@ public final class AdamW implements AutoCloseable {
         this.manager = parent.newSubManager();
     }
 
-    public long step() {
-        return step;
-    }
-
     /**
      * One update of every parameter (by full key) with its current gradient at learning rate {@code lr};
      * temporaries are made in {@code scope}, which the caller closes after the step.
@@ -63,15 +58,6 @@ public final class AdamW implements AutoCloseable {
             NDArray denom = mv[1].sqrt().divi((float) Math.sqrt(bc2)).addi((float) config.eps());
             w.subi(mv[0].div(denom).muli((float) (lr / bc1)));
         }
-    }
-
-    /** The moment estimates by key and the step count, for checkpoints. */
-    public Map<String, NDArray[]> state() {
-        return state;
-    }
-
-    public List<String> keys() {
-        return List.copyOf(state.keySet());
     }
 
     @Override

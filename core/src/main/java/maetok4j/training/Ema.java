@@ -45,18 +45,6 @@ public final class Ema implements AutoCloseable {
         return shadow;
     }
 
-    /** Writes the averages into a model of the same architecture (e.g. for evaluation or export). */
-    public void copyTo(Module model) {
-        model.stateDict().forEach((k, p) -> {
-            NDArray s = shadow.get(k);
-            if (s != null) {
-                NDArray copy = s.duplicate();
-                copy.attach(p.array().getManager());
-                p.set(copy);
-            }
-        });
-    }
-
     @Override
     public void close() {
         manager.close();
