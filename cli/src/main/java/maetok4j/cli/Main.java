@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
             ReconstructCommand.class,
             BenchCommand.class,
             DataCommand.class,
+            TrainCommands.Train.class,
+            TrainCommands.FinetuneDecoder.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -23,9 +23,12 @@ public final class Hog {
 
     private Hog() {}
 
-    /** Features per token: 3 channels × 9 bins × (patch/8)² cells. */
+    /**
+     * Features per token: 3 channels × 9 bins × (patch/8)² cells; a patch smaller than a cell (4 or 2 px,
+     * for small images) takes the 27 features of the cell that contains it.
+     */
     public static int featuresPerToken(int patchSize) {
-        int u = patchSize / CELL;
+        int u = Math.max(1, patchSize / CELL);
         return 3 * BINS * u * u;
     }
 
@@ -35,9 +38,10 @@ public final class Hog {
         long b = s.get(0);
         int h = (int) s.get(2);
         int w = (int) s.get(3);
-        if (s.dimension() != 4 || s.get(1) != 3 || h != w || h % WINDOW != 0 || patchSize % CELL != 0 || h % patchSize != 0) {
+        boolean patchOk = patchSize > 0 && (patchSize % CELL == 0 || CELL % patchSize == 0);
+        if (s.dimension() != 4 || s.get(1) != 3 || h != w || h % WINDOW != 0 || !patchOk || h % patchSize != 0) {
             throw new IllegalArgumentException("HOG needs square images [B, 3, H, H] with H a multiple of " + WINDOW
-                    + " and of the patch size, and a patch size that is a multiple of " + CELL + "; got " + s + ", patch " + patchSize);
+                    + " and of the patch size, and a patch size that is a multiple or a divisor of " + CELL + "; got " + s + ", patch " + patchSize);
         }
         NDManager m = images.getManager();
         NDArray padded = reflectPad1(images);
@@ -53,6 +57,11 @@ public final class Hog {
         hist = hist.reshape(b, 3, cells, CELL, cells, CELL, BINS).sum(new int[] {3, 5}); // [B, 3, Hc, Wc, 9]
         NDArray norm = hist.norm(new int[] {4}, true).maximum(1e-12f);
         hist = hist.div(norm).transpose(0, 1, 4, 2, 3); // [B, 3, 9, Hc, Wc]
+        if (patchSize < CELL) {
+            int r = CELL / patchSize;
+            return hist.reshape(b, 3 * BINS, cells, 1, cells, 1).repeat(3, r).repeat(5, r) // [B, 27, Hc, r, Wc, r]
+                    .transpose(0, 2, 3, 4, 5, 1).reshape(b, (long) cells * r * cells * r, 3L * BINS);
+        }
         int u = patchSize / CELL;
         int g = cells / u;
         return hist.reshape(b, 3 * BINS, g, u, g, u).transpose(0, 2, 4, 1, 3, 5).reshape(b, (long) g * g, 3L * BINS * u * u);

@@ -49,6 +49,11 @@ public final class Decoder extends ViTWrapper {
 
     /** h [B, L, D] the projected latent, zq [B, L, C] the raw latent → images [B, 3, S, S] or tokens [B, N, D]. */
     NDArray forward(NDArray h, NDArray zq) {
+        return toPixel.forward(features(h, zq));
+    }
+
+    /** The image tokens before the head: h [B, L, D], zq [B, L, C] → [B, N, D]. */
+    NDArray features(NDArray h, NDArray zq) {
         long b = h.getShape().get(0);
         int n = model.patchEmbed.numPatches();
         int l = config.numLatentTokens();
@@ -57,8 +62,7 @@ public final class Decoder extends ViTWrapper {
         x = NDArrays.concat(new NDList(x, h.add(latentPosEmbed.array())), 1); // [B, P+N+L, D]
         int p = model.prefixTokens;
         x = model.runBlocks(x, movq ? zq : null, ropeTables(x.getManager(), config.decoderGrid(), p, l), l);
-        x = x.get(new NDIndex(":, {}:{}", p, p + n)); // [B, N, D]
-        return toPixel.forward(x);
+        return x.get(new NDIndex(":, {}:{}", p, p + n)); // [B, N, D]
     }
 
     long flops() {

@@ -48,7 +48,7 @@ public final class MAETok extends Module implements Tokenizer {
         quantConv = child("quant_conv", new Linear(config.encoderDims().embedDim(), config.latentChannels()));
         decoder = child("decoder", new Decoder(config, config.decoderModel(), config.decoderDims(), config.decClsToken(), true));
         postQuantConv = child("post_quant_conv", new Linear(config.latentChannels(), config.decoderDims().embedDim()));
-        for (String target : List.of("hog", "dino", "clip")) {
+        for (String target : List.of("hog", "dino", "clip", "pixel")) {
             if (config.auxDecoders().contains(target)) {
                 Decoder d = child("decoder_" + target, new Decoder(config, config.auxDecModel(), config.auxDecoderDims(),
                         config.auxDecClsToken(), false));
@@ -100,6 +100,21 @@ public final class MAETok extends Module implements Tokenizer {
     /** z [B, L, H] → images [B, 3, S, S]. */
     public NDArray decodeForward(NDArray z) {
         return decoder.forward(postQuantConv.forward(z), z);
+    }
+
+    /** z [B, L, H] → the pixel decoder's image tokens before its head [B, N, D] (training needs them for the adaptive GAN weight). */
+    public NDArray decodeFeatures(NDArray z) {
+        return decoder.features(postQuantConv.forward(z), z);
+    }
+
+    /** Image tokens [B, N, D] → images [B, 3, S, S] through the pixel head ({@code decoder.to_pixel}). */
+    public NDArray pixelHead(NDArray tokens) {
+        return decoder.toPixel.forward(tokens);
+    }
+
+    /** The pixel head's linear layer: the "last layer" of the reference's adaptive weight. */
+    public maetok4j.nn.Linear pixelHeadLinear() {
+        return decoder.toPixel.linear();
     }
 
     /** z [B, L, H] → the auxiliary decoder's per-token prediction [B, N, target dim]. */

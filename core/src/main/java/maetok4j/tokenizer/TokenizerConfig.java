@@ -54,7 +54,7 @@ public record TokenizerConfig(
     /** How image tokens learn their position. */
     public enum Position { ROPE_MIXED, ROPE_AXIAL, APE }
 
-    public static final Set<String> AUX_TARGETS = Set.of("hog", "dino", "clip");
+    public static final Set<String> AUX_TARGETS = Set.of("hog", "pixel", "dino", "clip");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final ObjectNode DEFAULTS = loadDefaults();
     private static final Set<String> TYPED_KEYS = Set.of("image_size", "base_image_size", "codebook_embed_dim",
@@ -90,7 +90,7 @@ public record TokenizerConfig(
             }
         }
         for (String a : auxDecoders) {
-            require(AUX_TARGETS.contains(a), "aux_decoders: unknown target '" + a + "' (hog, dino, clip)");
+            require(AUX_TARGETS.contains(a), "aux_decoders: unknown target '" + a + "' (hog, pixel, dino, clip)");
             require(auxTargetDims.containsKey(a) && auxTargetDims.get(a) > 0, "aux_target_dims: no positive size for '" + a + "'");
         }
         auxDecoders = List.copyOf(auxDecoders);

@@ -60,6 +60,48 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
+    /** The number of updates made so far (the bias corrections depend on it). */
+    public long step() {
+        return step;
+    }
+
+    /** The moment estimates by {@code <key>.exp_avg} and {@code <key>.exp_avg_sq} (torch's state names), for checkpoints. */
+    public Map<String, NDArray> stateTensors() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        state.forEach((k, mv) -> {
+            out.put(k + ".exp_avg", mv[0]);
+            out.put(k + ".exp_avg_sq", mv[1]);
+        });
+        return out;
+    }
+
+    /** Restores what {@link #stateTensors} and {@link #step} saved; the arrays are copied into this optimiser. */
+    public void restore(Map<String, NDArray> tensors, long step) {
+        state.values().forEach(mv -> {
+            mv[0].close();
+            mv[1].close();
+        });
+        state.clear();
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            String k = e.getKey();
+            if (k.endsWith(".exp_avg")) {
+                String key = k.substring(0, k.length() - ".exp_avg".length());
+                NDArray sq = tensors.get(key + ".exp_avg_sq");
+                if (sq == null) {
+                    throw new IllegalArgumentException("optimizer state has " + k + " but no " + key + ".exp_avg_sq");
+                }
+                state.put(key, new NDArray[] {copy(e.getValue()), copy(sq)});
+            }
+        }
+        this.step = step;
+    }
+
+    private NDArray copy(NDArray a) {
+        NDArray c = manager.create(a.getShape(), a.getDataType());
+        a.copyTo(c);
+        return c;
+    }
+
     @Override
     public void close() {
         manager.close();

@@ -45,6 +45,36 @@ public final class Ema implements AutoCloseable {
         return shadow;
     }
 
+    /** Overwrites the averages with saved values (resume). */
+    public void restore(Map<String, NDArray> saved) {
+        for (Map.Entry<String, NDArray> e : shadow.entrySet()) {
+            NDArray v = saved.get(e.getKey());
+            if (v == null) {
+                throw new IllegalArgumentException("EMA state has no '" + e.getKey() + "'");
+            }
+            v.copyTo(e.getValue());
+        }
+    }
+
+    /**
+     * Runs {@code body} with the averaged values in the model's parameters (evaluation and export use the
+     * EMA), then puts the trained values back.
+     */
+    public void withAveraged(Module model, Runnable body) {
+        Map<String, Parameter> params = model.stateDict();
+        Map<String, NDArray> trained = new LinkedHashMap<>();
+        shadow.forEach((k, v) -> {
+            Parameter p = params.get(k);
+            trained.put(k, p.array());
+            p.set(v);
+        });
+        try {
+            body.run();
+        } finally {
+            trained.forEach((k, v) -> params.get(k).set(v));
+        }
+    }
+
     @Override
     public void close() {
         manager.close();

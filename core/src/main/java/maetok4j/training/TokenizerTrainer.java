@@ -1,0 +1,549 @@
+package maetok4j.training;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.data.DataLoader;
+import maetok4j.data.Dataset;
+import maetok4j.data.Datasets;
+import maetok4j.data.ImageGrid;
+import maetok4j.data.ImageTensors;
+import maetok4j.data.ImageTransform;
+import maetok4j.losses.Hog;
+import maetok4j.losses.Reconstruction;
+import maetok4j.metrics.Psnr;
+import maetok4j.nn.Parameter;
+import maetok4j.tokenizer.Checkpoints;
+import maetok4j.tokenizer.MAETok;
+import maetok4j.tokenizer.Presets;
+import maetok4j.tokenizer.TokenMasking;
+import maetok4j.tokenizer.TokenizerConfig;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Trains a MAETok tokenizer in one of the paper's two stages.
+ *
+ * <p>Stage 1, mask modelling (spec §1.8–1.11): the encoder sees images with 40–60% of the patches replaced by
+ * the mask token; the pixel decoder reconstructs the whole image (MSE, perceptual, adversarial losses) and the
+ * auxiliary shallow decoders predict HOG, pixel or teacher features of the masked patches from the latent.
+ *
+ * <p>Stage 2, decoder fine-tuning (§1.12): the encoder is frozen (eval mode, no gradient), the auxiliary
+ * decoders are dropped, and the pixel decoder trains with the same generator losses while the encoder's mask
+ * ratio falls linearly to 0.
+ *
+ * <p>Every random choice of step s (mask ratio and positions, augmentation) comes from a generator seeded by
+ * (seed, s), and the data order from (seed, epoch); a checkpoint therefore holds everything needed to continue
+ * the same trajectory: weights, EMA, optimiser moments, discriminator and its optimiser, LeCAM averages.
+ */
+public final class TokenizerTrainer implements AutoCloseable {
+
+    public enum Stage {
+        MASK_MODELING("train"), DECODER_FINETUNE("finetune-decoder");
+
+        public final String command;
+
+        Stage(String command) {
+            this.command = command;
+        }
+    }
+
+    /** Progress callbacks for a front end (progress bar, log lines). */
+    public interface Listener {
+        default void begin(long firstStep, long totalSteps) {}
+
+        default void step(long step, double loss, double imagesPerSecond) {}
+
+        default void note(String message) {}
+    }
+
+    /** What a finished run reports. */
+    public record Summary(Stage stage, long steps, long resumedFrom, double seconds, double imagesPerSecond,
+            Map<String, Double> lastLogged, Double heldOutPsnr, Double bestPsnr, Path tokenizer, long peakRssBytes) {}
+
+    /** Training stopped on a NaN or infinite value; the last good checkpoint is kept. */
+    public static final class DivergedException extends RuntimeException {
+        public DivergedException(String message) {
+            super(message);
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final TrainConfig config;
+    private final Stage stage;
+    private final Path runDir;
+    private final Listener listener;
+    private final NDManager manager;
+    private final MAETok model;
+    private final Dataset dataset;
+    private final DataLoader loader;
+    private final NDArray valImages; // [V, 3, S, S]
+    private final int trainImages;
+    private final long totalSteps;
+    private final CosineSchedule schedule;
+    private final AdamW optimizer;
+    private final Ema ema;
+    private final Adversary adversary;
+    private final GeneratorObjective objective;
+    private final RunCheckpoints checkpoints;
+    private final TokenMasking masking;
+    private long step;
+    private final long resumedFrom;
+    private double bestPsnr = Double.NEGATIVE_INFINITY;
+
+    /**
+     * @param from stage 2 only: the stage-1 run directory or a tokenizer folder to fine-tune
+     */
+    public TokenizerTrainer(TrainConfig config, Stage stage, Path runDir, Path from, boolean resume, Listener listener) {
+        this.config = config;
+        this.stage = stage;
+        this.runDir = runDir;
+        this.listener = listener;
+        this.checkpoints = new RunCheckpoints(runDir.resolve("checkpoints"), config.run().keepLast());
+        RunCheckpoints.Saved latest = resume ? checkpoints.latest() : null;
+        if (resume && latest == null) {
+            listener.note("no checkpoint in " + runDir.resolve("checkpoints") + ": starting from step 0");
+        }
+        if (!resume && checkpoints.latest() != null) {
+            throw new IllegalArgumentException(runDir + " already holds checkpoints of a run: pass --resume to continue it, or choose another --out");
+        }
+        manager = NDManager.newBaseManager();
+        boolean ok = false;
+        try {
+            TokenizerConfig modelConfig = latest != null ? Checkpoints.readConfig(latest.folder()) : modelConfig(config, stage, from);
+            model = latest != null ? RunCheckpoints.loadModel(latest.folder(), modelConfig, manager)
+                    : initialModel(modelConfig, stage, from, config.run().globalSeed(), manager);
+            model.train(true);
+            if (stage == Stage.DECODER_FINETUNE) {
+                model.encoder.setTrainable(false);
+                model.quantConv.setTrainable(false);
+                model.encoder.train(false);
+                model.quantConv.train(false);
+            }
+            int size = model.imageSize();
+            dataset = Datasets.open(config.data().dataset(), true, false, 0, null);
+            int val = config.data().valImages();
+            if (val >= dataset.size()) {
+                throw new IllegalArgumentException("val_images (" + val + ") must be smaller than the dataset (" + dataset.size() + " images)");
+            }
+            int[][] split = DataLoader.split(dataset.size(), (double) val / dataset.size(), config.run().globalSeed());
+            trainImages = split[0].length;
+            ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(size) : ImageTransform.eval(size);
+            loader = new DataLoader(dataset, split[0], transform, config.optim().microBatchSize(), true, true,
+                    config.run().globalSeed(), config.data().numWorkers(), 4);
+            valImages = loadImages(dataset, split[1], size, manager);
+            totalSteps = config.totalSteps(trainImages);
+            double base = config.optim().baseLr();
+            schedule = config.optim().lrScheduler().equals("cosine")
+                    ? new CosineSchedule(base, base * config.optim().minLrRatio(), config.optim().warmupLr(),
+                            config.warmupSteps(trainImages), totalSteps)
+                    : new CosineSchedule(base, base, base, 0, totalSteps);
+            optimizer = new AdamW(config.optim().adamW(), manager);
+            ema = config.run().ema() ? new Ema(model, manager) : null;
+            adversary = config.gan().enabled() ? new Adversary(config, size, manager) : null;
+            objective = new GeneratorObjective(config, stage, model, adversary);
+            masking = new TokenMasking(modelConfig.encTokenDrop(), modelConfig.encTokenDropMax());
+            if (latest != null) {
+                RunCheckpoints.State s = checkpoints.restore(latest, optimizer, ema, adversary);
+                step = s.step();
+                bestPsnr = s.bestPsnr();
+            }
+            resumedFrom = step;
+            TrainStep.enableGradients(model);
+            ok = true;
+        } finally {
+            if (!ok) {
+                close();
+            }
+        }
+    }
+
+    // ---- the model of each stage ------------------------------------------------------------------------
+
+    /** Stage 1: the named architecture, with the model_args overrides and one auxiliary decoder per target. */
+    static TokenizerConfig modelConfig(TrainConfig config, Stage stage, Path from) {
+        if (stage == Stage.DECODER_FINETUNE) {
+            TokenizerConfig c = Checkpoints.readConfig(stage2Source(from));
+            ObjectNode json = (ObjectNode) c.toJson();
+            json.remove(List.of("aux_decoders", "aux_decoder_dims", "aux_target_dims"));
+            return TokenizerConfig.fromJson(json);
+        }
+        String name = config.run().model();
+        ObjectNode json;
+        if (Presets.exists(name)) {
+            json = (ObjectNode) Presets.get(name).toJson();
+        } else if (Files.isDirectory(Path.of(name))) {
+            json = (ObjectNode) Checkpoints.readConfig(Path.of(name)).toJson();
+        } else {
+            throw new IllegalArgumentException("model '" + name + "' is neither a tokenizer preset ("
+                    + String.join(", ", Presets.all().keySet()) + ") nor a checkpoint folder");
+        }
+        if (config.run().modelArgs() != null) {
+            json.setAll(config.run().modelArgs());
+        }
+        if (config.data().imageSize() != null) {
+            json.put("image_size", config.data().imageSize());
+        }
+        json.put("enc_token_drop", config.aux().encTokenDrop()).put("enc_token_drop_max", config.aux().encTokenDropMax());
+        json.put("aux_dec_model", config.aux().auxDecoderModel());
+        ArrayNode aux = json.putArray("aux_decoders");
+        ObjectNode dims = json.putObject("aux_target_dims");
+        int patch = json.path("enc_patch_size").asInt();
+        for (TrainConfig.Target t : config.aux().targets()) {
+            aux.add(t.name());
+            if (t.name().equals("hog")) {
+                dims.put("hog", Hog.featuresPerToken(patch));
+            } else if (t.name().equals("pixel")) {
+                dims.put("pixel", 3 * patch * patch);
+            } else {
+                dims.put(t.name(), TeacherTargets.dim(t.teacher()));
+            }
+        }
+        if (config.aux().targets().isEmpty()) {
+            json.remove(List.of("aux_decoders", "aux_target_dims"));
+        }
+        try {
+            return TokenizerConfig.fromJson(json);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("model: " + e.getMessage());
+        }
+    }
+
+    /** A stage-1 run directory means its exported tokenizer. */
+    static Path stage2Source(Path from) {
+        if (from == null) {
+            throw new IllegalArgumentException("decoder fine-tuning needs --from (a stage-1 run directory or a tokenizer folder)");
+        }
+        Path exported = from.resolve("tokenizer");
+        return Files.isDirectory(exported) ? exported : from;
+    }
+
+    private static MAETok initialModel(TokenizerConfig c, Stage stage, Path from, long seed, NDManager manager) {
+        if (stage == Stage.DECODER_FINETUNE) {
+            return RunCheckpoints.loadModel(stage2Source(from), c, manager);
+        }
+        return MAETok.create(c, manager, seed);
+    }
+
+    private static NDArray loadImages(Dataset data, int[] rows, int size, NDManager manager) {
+        ImageTransform t = ImageTransform.eval(size);
+        List<java.awt.image.BufferedImage> images = new ArrayList<>();
+        for (int r : rows) {
+            images.add(t.apply(data.image(r), new SplittableRandom(0)));
+        }
+        return ImageTensors.toTensor(images, manager);
+    }
+
+    // ---- the loop ---------------------------------------------------------------------------------------
+
+    public Summary run() {
+        long start = System.nanoTime();
+        MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), step);
+        Map<String, Double> sums = new LinkedHashMap<>();
+        int counted = 0;
+        Map<String, Double> lastLogged = Map.of();
+        Double lastPsnr = null;
+        long peakRss = 0;
+        long imagesSinceLog = 0;
+        long logStart = System.nanoTime();
+        int accum = config.optim().gradientAccumulationSteps();
+        int perEpoch = loader.batchesPerEpoch();
+        long microIndex = step * accum;
+        int epoch = (int) (microIndex / perEpoch);
+        Iterator<DataLoader.Batch> batches = loader.epoch(epoch, (int) (microIndex % perEpoch));
+        listener.begin(step, totalSteps);
+        try (log) {
+            while (step < totalSteps) {
+                List<DataLoader.Batch> micro = new ArrayList<>();
+                for (int k = 0; k < accum; k++) {
+                    if (!batches.hasNext()) {
+                        batches = loader.epoch(++epoch, 0);
+                    }
+                    micro.add(batches.next());
+                }
+                Map<String, Double> logs = trainStep(micro);
+                step++;
+                for (Map.Entry<String, Double> e : logs.entrySet()) {
+                    sums.merge(e.getKey(), e.getValue(), Double::sum);
+                }
+                counted++;
+                imagesSinceLog += config.optim().globalBatchSize();
+                boolean last = step == totalSteps;
+                boolean evalNow = step % config.run().evalEvery() == 0 || last;
+                if (step % config.run().logEvery() == 0 || evalNow) {
+                    double seconds = (System.nanoTime() - logStart) / 1e9;
+                    Map<String, Double> row = new LinkedHashMap<>();
+                    int n = counted;
+                    sums.forEach((k, v) -> row.put(k, v / n));
+                    row.put("img_per_s", imagesSinceLog / seconds);
+                    long rss = rssBytes();
+                    peakRss = Math.max(peakRss, rss);
+                    row.put("rss_mb", rss / 1e6);
+                    if (evalNow) {
+                        double[] metrics = evaluate();
+                        lastPsnr = metrics[0];
+                        row.put("val_psnr", metrics[0]);
+                    }
+                    log.append(step, row);
+                    lastLogged = row;
+                    listener.step(step, row.get("loss"), row.get("img_per_s"));
+                    sums.clear();
+                    counted = 0;
+                    imagesSinceLog = 0;
+                    logStart = System.nanoTime();
+                    if (evalNow) {
+                        writeFigures();
+                    }
+                } else {
+                    listener.step(step, Double.NaN, Double.NaN);
+                }
+                if (step % config.run().ckptEvery() == 0 || last) {
+                    boolean best = lastPsnr != null && evalNow && lastPsnr > bestPsnr;
+                    if (best) {
+                        bestPsnr = lastPsnr;
+                    }
+                    checkpoints.save(step, model, optimizer, ema, adversary, bestPsnr, best && config.run().saveBest());
+                }
+            }
+        }
+        Path exported = exportTokenizer();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long done = step - resumedFrom;
+        Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
+                lastLogged, lastPsnr, Double.isFinite(bestPsnr) ? bestPsnr : null, exported, peakRss);
+        writeSummary(s);
+        return s;
+    }
+
+    /** One optimisation step over the micro-batches (gradient accumulation), then the discriminator's step. */
+    private Map<String, Double> trainStep(List<DataLoader.Batch> micro) {
+        SplittableRandom rng = new SplittableRandom(mix(config.run().globalSeed(), step));
+        double lr = schedule.lr(step);
+        double ratio = maskRatio(rng);
+        Map<String, Parameter> trainable = model.trainableParameters();
+        Map<String, Double> logs = new LinkedHashMap<>();
+        try (NDManager scope = manager.newSubManager()) {
+            for (Parameter p : model.stateDict().values()) {
+                p.array().tempAttach(scope);
+            }
+            if (adversary != null) {
+                adversary.attach(scope);
+            }
+            List<NDArray[]> pairs = new ArrayList<>(); // [real, reconstruction] for the discriminator
+            for (DataLoader.Batch b : micro) {
+                NDArray x = b.images(scope); // [B, 3, S, S]
+                NDArray mask = ratio > 0 ? mask(b.size(), ratio, rng, scope) : null;
+                GeneratorObjective.Result r = objective.forwardBackward(x, mask, step, 1.0 / micro.size(), rng);
+                r.terms().forEach((k, v) -> logs.merge(k, v / micro.size(), Double::sum));
+                pairs.add(new NDArray[] {x, r.reconstruction()});
+            }
+            checkFinite(logs);
+            double norm = Gradients.clipGlobalNorm(trainable.values(), config.optim().maxGradNorm());
+            if (!Double.isFinite(norm)) {
+                throw new DivergedException("step " + (step + 1) + ": the generator's gradient norm is " + norm);
+            }
+            optimizer.update(trainable, lr, scope);
+            Gradients.zero(trainable.values());
+            if (ema != null) {
+                ema.update(model, config.run().emaDecay());
+            }
+            logs.put("grad_norm", norm);
+            if (adversary != null) {
+                logs.putAll(adversary.discriminatorStep(pairs, step, lr, rng, scope));
+                checkFinite(logs);
+            }
+        }
+        logs.put("lr", lr);
+        logs.put("mask_ratio", ratio);
+        return logs;
+    }
+
+    private void checkFinite(Map<String, Double> logs) {
+        for (Map.Entry<String, Double> e : logs.entrySet()) {
+            if (!Double.isFinite(e.getValue())) {
+                throw new DivergedException("step " + (step + 1) + ": loss term '" + e.getKey() + "' is " + e.getValue());
+            }
+        }
+    }
+
+    /** Stage 1 draws the truncated-normal ratio; stage 2 lets it fall linearly from finetune_mask_start to 0. */
+    private double maskRatio(SplittableRandom rng) {
+        if (stage == Stage.DECODER_FINETUNE) {
+            long over = config.finetune().maskSteps() != null ? config.finetune().maskSteps() : totalSteps;
+            return TokenMasking.linearDecay(config.finetune().maskStart(), step, over);
+        }
+        return masking.high() > 0 ? masking.sampleRatio(rng) : 0;
+    }
+
+    private NDArray mask(int batch, double ratio, SplittableRandom rng, NDManager scope) {
+        int n = model.config.encoderGrid() * model.config.encoderGrid();
+        return scope.create(TokenMasking.sampleMask(batch, n, ratio, rng), new Shape(batch, n)); // [B, N]
+    }
+
+    // ---- evaluation, figures, export --------------------------------------------------------------------
+
+    /** Held-out PSNR of the (EMA) tokenizer on the validation images, reconstructions quantised to 8 bits. */
+    private double[] evaluate() {
+        double[] out = new double[1];
+        Runnable body = () -> {
+            model.train(false);
+            try (NDManager scope = manager.newSubManager()) {
+                double sum = 0;
+                long n = valImages.getShape().get(0);
+                int bs = config.optim().microBatchSize();
+                for (long i = 0; i < n; i += bs) {
+                    NDArray x = valImages.get(i + ":" + Math.min(n, i + bs));
+                    x.attach(scope);
+                    NDArray y = model.reconstruct(x);
+                    y.attach(scope);
+                    for (double v : Psnr.perImage(ImageTensors.quantize(x), ImageTensors.quantize(y))) {
+                        sum += Math.min(v, 100);
+                    }
+                }
+                out[0] = sum / n;
+            } finally {
+                model.train(true);
+                if (stage == Stage.DECODER_FINETUNE) {
+                    model.encoder.train(false);
+                    model.quantConv.train(false);
+                }
+            }
+        };
+        if (ema != null) {
+            ema.withAveraged(model, body);
+        } else {
+            body.run();
+        }
+        return out;
+    }
+
+    private void writeFigures() {
+        List<Map<String, Double>> rows = MetricsLog.read(runDir.resolve("metrics.jsonl"));
+        Path plots = runDir.resolve("plots");
+        LossCurves.write(plots.resolve("loss.png"), "training losses", rows,
+                k -> k.equals("loss") || k.startsWith("rec_") || k.startsWith("aux_") || k.startsWith("perceptual")
+                        || k.startsWith("gen_") || k.startsWith("disc_loss"), true);
+        LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr"), false);
+        Runnable grid = () -> {
+            model.train(false);
+            try (NDManager scope = manager.newSubManager()) {
+                long n = Math.min(8, valImages.getShape().get(0));
+                NDArray x = valImages.get("0:" + n);
+                x.attach(scope);
+                NDArray y = model.reconstruct(x);
+                y.attach(scope);
+                ImageGrid.writePng(ImageGrid.tile(List.of(x, y), Math.max(1, 128 / model.imageSize())),
+                        plots.resolve("reconstructions.png"));
+            } finally {
+                model.train(true);
+                if (stage == Stage.DECODER_FINETUNE) {
+                    model.encoder.train(false);
+                    model.quantConv.train(false);
+                }
+            }
+        };
+        if (ema != null) {
+            ema.withAveraged(model, grid);
+        } else {
+            grid.run();
+        }
+    }
+
+    /** Writes the EMA (or trained) weights as a plain tokenizer folder, without the auxiliary decoders in stage 2. */
+    private Path exportTokenizer() {
+        Path out = runDir.resolve("tokenizer");
+        Runnable save = () -> model.save(out);
+        if (ema != null) {
+            ema.withAveraged(model, save);
+        } else {
+            save.run();
+        }
+        return out;
+    }
+
+    private void writeSummary(Summary s) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("stage", stage.command).put("steps", s.steps()).put("resumed_from", s.resumedFrom())
+                .put("seconds", s.seconds()).put("images_per_second", s.imagesPerSecond())
+                .put("peak_rss_bytes", s.peakRssBytes()).put("tokenizer", s.tokenizer().toString());
+        if (s.heldOutPsnr() != null) {
+            o.put("val_psnr", s.heldOutPsnr());
+        }
+        if (s.bestPsnr() != null) {
+            o.put("best_val_psnr", s.bestPsnr());
+        }
+        ObjectNode last = o.putObject("last_logged");
+        s.lastLogged().forEach(last::put);
+        try {
+            maetok4j.tensor.AtomicFiles.writeString(runDir.resolve("summary.json"),
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o) + "\n");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public MAETok model() {
+        return model;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    public long totalSteps() {
+        return totalSteps;
+    }
+
+    public int trainImages() {
+        return trainImages;
+    }
+
+    static long mix(long seed, long step) {
+        long h = seed * 0x9E3779B97F4A7C15L + step * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L;
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        return h ^ (h >>> 33);
+    }
+
+    /** Resident memory of this process (Linux), or 0 where unknown. */
+    static long rssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (Exception e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    @Override
+    public void close() {
+        if (loader != null) {
+            loader.close();
+        }
+        if (adversary != null) {
+            adversary.close();
+        }
+        if (objective != null) {
+            objective.close();
+        }
+        manager.close();
+    }
+}
