@@ -115,7 +115,10 @@ public final class DinoDiscriminator extends Discriminator {
         return scoped(images, x -> heads(backbone.forward(toBackbone(x, config.imageSize(), rng))));
     }
 
-    /** The trainable part alone: backbone features, each [B, T, C], → logits [B, features·T]. */
+    /**
+     * The trainable part alone: backbone features, each [B, T, C], → logits [B, features·T]. Unlike
+     * {@link #forward} it runs unscoped: intermediates belong to the first feature's manager.
+     */
     public NDArray heads(NDList features) {
         if (features.size() != config.features()) {
             throw new IllegalArgumentException("the backbone returned " + features.size() + " feature tensors, the heads expect "
