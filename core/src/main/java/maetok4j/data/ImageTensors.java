@@ -70,7 +70,8 @@ public final class ImageTensors {
         return out;
     }
 
-    static int quantize(float y) {
+    /** One value of the quantisation: {@code clamp(127.5*y + 128, 0, 255)} truncated to an integer. */
+    public static int quantize(float y) {
         float q = 127.5f * y + 128f;
         return q <= 0 ? 0 : q >= 255 ? 255 : (int) q;
     }
