@@ -30,6 +30,12 @@ public final class LeCam {
         return a.add(b);
     }
 
+    /** Restores the averages (resume). */
+    public void restore(double realEma, double fakeEma) {
+        this.realEma = realEma;
+        this.fakeEma = fakeEma;
+    }
+
     public double realEma() {
         return realEma;
     }

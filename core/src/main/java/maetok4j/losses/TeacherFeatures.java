@@ -75,6 +75,11 @@ public final class TeacherFeatures implements AutoCloseable {
         return new TeacherFeatures(TorchScriptNetwork.load(network), config, json.toString());
     }
 
+    /** The sidecar config of {@code NAME.pt} without loading the network (the trainer sizes the auxiliary head from it). */
+    public static Config configOf(Path network) {
+        return Config.fromJson(Sidecar.besides(network));
+    }
+
     public static TeacherFeatures load(Path network, Config config) {
         return new TeacherFeatures(TorchScriptNetwork.load(network), config, network.toString());
     }

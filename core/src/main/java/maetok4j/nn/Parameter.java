@@ -93,6 +93,19 @@ public final class Parameter {
         array = value;
     }
 
+    /**
+     * Puts {@code value} in place of the current array without closing it and returns the array it replaced
+     * (for swapping in averaged weights for a while).
+     */
+    public NDArray swap(NDArray value) {
+        if (!value.getShape().equals(shape)) {
+            throw new IllegalArgumentException("parameter '" + name + "': shape " + value.getShape() + " != " + shape);
+        }
+        NDArray old = array;
+        array = value;
+        return old;
+    }
+
     public long numel() {
         return shape.size();
     }

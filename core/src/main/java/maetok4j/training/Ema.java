@@ -64,14 +64,12 @@ public final class Ema implements AutoCloseable {
         Map<String, Parameter> params = model.stateDict();
         Map<String, NDArray> trained = new LinkedHashMap<>();
         shadow.forEach((k, v) -> {
-            Parameter p = params.get(k);
-            trained.put(k, p.array());
-            p.set(v);
+            trained.put(k, params.get(k).swap(v));
         });
         try {
             body.run();
         } finally {
-            trained.forEach((k, v) -> params.get(k).set(v));
+            trained.forEach((k, v) -> params.get(k).swap(v));
         }
     }
 

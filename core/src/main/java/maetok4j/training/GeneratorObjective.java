@@ -9,6 +9,7 @@ import maetok4j.losses.Adversarial;
 import maetok4j.losses.Hog;
 import maetok4j.losses.Perceptual;
 import maetok4j.losses.Reconstruction;
+import maetok4j.losses.TeacherFeatures;
 import maetok4j.tokenizer.MAETok;
 
 import java.util.LinkedHashMap;
@@ -36,7 +37,7 @@ final class GeneratorObjective implements AutoCloseable {
     private final Adversary adversary;
     private final Reconstruction reconstruction;
     private final Perceptual perceptual;
-    private final Map<String, TeacherTargets> teachers = new LinkedHashMap<>();
+    private final Map<String, TeacherFeatures> teachers = new LinkedHashMap<>();
 
     GeneratorObjective(TrainConfig config, TokenizerTrainer.Stage stage, MAETok model, Adversary adversary) {
         this.config = config;
@@ -48,7 +49,7 @@ final class GeneratorObjective implements AutoCloseable {
         if (stage == TokenizerTrainer.Stage.MASK_MODELING) {
             for (TrainConfig.Target t : config.aux().targets()) {
                 if (t.teacher() != null) {
-                    teachers.put(t.name(), TeacherTargets.load(t.teacher()));
+                    teachers.put(t.name(), TeacherFeatures.load(t.teacher()));
                 }
             }
         }
@@ -124,7 +125,7 @@ final class GeneratorObjective implements AutoCloseable {
             NDArray loss;
             if (t.name().equals("dino") || t.name().equals("clip")) {
                 NDArray target = teachers.get(t.name()).targets(x); // [B, N, D_t], no gradient
-                loss = TeacherTargets.negativeCosine(pred, target, masked ? mask : null);
+                loss = TeacherFeatures.negativeCosine(pred, target, masked ? mask : null);
             } else {
                 NDArray target = t.name().equals("hog") ? Hog.features(x, model.config.encPatchSize())
                         : patchify(x, model.config.encPatchSize());
@@ -191,6 +192,6 @@ final class GeneratorObjective implements AutoCloseable {
         if (perceptual != null) {
             perceptual.close();
         }
-        teachers.values().forEach(TeacherTargets::close);
+        teachers.values().forEach(TeacherFeatures::close);
     }
 }

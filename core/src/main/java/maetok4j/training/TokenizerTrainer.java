@@ -16,8 +16,8 @@ import maetok4j.data.ImageGrid;
 import maetok4j.data.ImageTensors;
 import maetok4j.data.ImageTransform;
 import maetok4j.losses.Hog;
-import maetok4j.losses.Reconstruction;
-import maetok4j.metrics.Psnr;
+import maetok4j.losses.TeacherFeatures;
+import maetok4j.metrics.ReconstructionMetrics;
 import maetok4j.nn.Parameter;
 import maetok4j.tokenizer.Checkpoints;
 import maetok4j.tokenizer.MAETok;
@@ -154,7 +154,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                     : new CosineSchedule(base, base, base, 0, totalSteps);
             optimizer = new AdamW(config.optim().adamW(), manager);
             ema = config.run().ema() ? new Ema(model, manager) : null;
-            adversary = config.gan().enabled() ? new Adversary(config, size, manager) : null;
+            adversary = config.gan().enabled() ? new Adversary(config, config.run().globalSeed(), manager) : null;
             objective = new GeneratorObjective(config, stage, model, adversary);
             masking = new TokenMasking(modelConfig.encTokenDrop(), modelConfig.encTokenDropMax());
             if (latest != null) {
@@ -210,7 +210,7 @@ public final class TokenizerTrainer implements AutoCloseable {
             } else if (t.name().equals("pixel")) {
                 dims.put("pixel", 3 * patch * patch);
             } else {
-                dims.put(t.name(), TeacherTargets.dim(t.teacher()));
+                dims.put(t.name(), TeacherFeatures.configOf(t.teacher()).dim());
             }
         }
         if (config.aux().targets().isEmpty()) {
@@ -251,6 +251,14 @@ public final class TokenizerTrainer implements AutoCloseable {
     // ---- the loop ---------------------------------------------------------------------------------------
 
     public Summary run() {
+        return run(totalSteps);
+    }
+
+    /**
+     * Trains until {@code stopAt} (at most the run's length), saving a checkpoint there; a later trainer with
+     * {@code resume} continues the same trajectory. The tokenizer is exported when the run is complete.
+     */
+    public Summary run(long stopAt) {
         long start = System.nanoTime();
         MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), step);
         Map<String, Double> sums = new LinkedHashMap<>();
@@ -267,7 +275,7 @@ public final class TokenizerTrainer implements AutoCloseable {
         Iterator<DataLoader.Batch> batches = loader.epoch(epoch, (int) (microIndex % perEpoch));
         listener.begin(step, totalSteps);
         try (log) {
-            while (step < totalSteps) {
+            while (step < Math.min(stopAt, totalSteps)) {
                 List<DataLoader.Batch> micro = new ArrayList<>();
                 for (int k = 0; k < accum; k++) {
                     if (!batches.hasNext()) {
@@ -283,6 +291,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                 counted++;
                 imagesSinceLog += config.optim().globalBatchSize();
                 boolean last = step == totalSteps;
+                boolean stopping = step == stopAt;
                 boolean evalNow = step % config.run().evalEvery() == 0 || last;
                 if (step % config.run().logEvery() == 0 || evalNow) {
                     double seconds = (System.nanoTime() - logStart) / 1e9;
@@ -297,6 +306,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                         double[] metrics = evaluate();
                         lastPsnr = metrics[0];
                         row.put("val_psnr", metrics[0]);
+                        row.put("val_ssim", metrics[1]);
                     }
                     log.append(step, row);
                     lastLogged = row;
@@ -311,7 +321,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                 } else {
                     listener.step(step, Double.NaN, Double.NaN);
                 }
-                if (step % config.run().ckptEvery() == 0 || last) {
+                if (step % config.run().ckptEvery() == 0 || last || stopping) {
                     boolean best = lastPsnr != null && evalNow && lastPsnr > bestPsnr;
                     if (best) {
                         bestPsnr = lastPsnr;
@@ -320,7 +330,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                 }
             }
         }
-        Path exported = exportTokenizer();
+        Path exported = step == totalSteps ? exportTokenizer() : null;
         double seconds = (System.nanoTime() - start) / 1e9;
         long done = step - resumedFrom;
         Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
@@ -354,7 +364,7 @@ public final class TokenizerTrainer implements AutoCloseable {
             checkFinite(logs);
             double norm = Gradients.clipGlobalNorm(trainable.values(), config.optim().maxGradNorm());
             if (!Double.isFinite(norm)) {
-                throw new DivergedException("step " + (step + 1) + ": the generator's gradient norm is " + norm);
+                throw new DivergedException("step " + (step + 1) + ": the generator's gradient norm is " + norm + "; the last good checkpoint is kept");
             }
             optimizer.update(trainable, lr, scope);
             Gradients.zero(trainable.values());
@@ -373,11 +383,22 @@ public final class TokenizerTrainer implements AutoCloseable {
     }
 
     private void checkFinite(Map<String, Double> logs) {
+        checkFinite(step + 1, logs);
+    }
+
+    /** Stops on the first NaN or infinite term, naming the step and the term. */
+    static void checkFinite(long step, Map<String, Double> logs) {
         for (Map.Entry<String, Double> e : logs.entrySet()) {
             if (!Double.isFinite(e.getValue())) {
-                throw new DivergedException("step " + (step + 1) + ": loss term '" + e.getKey() + "' is " + e.getValue());
+                throw new DivergedException("step " + step + ": loss term '" + e.getKey() + "' is " + e.getValue()
+                        + "; the last good checkpoint is kept");
             }
         }
+    }
+
+    /** Native arrays alive under this trainer (model, optimiser, EMA, discriminator, data): the leak guard's measure. */
+    int nativeArrays() {
+        return ((ai.djl.ndarray.BaseNDManager) manager).getManagedArrays().size();
     }
 
     /** Stage 1 draws the truncated-normal ratio; stage 2 lets it fall linearly from finetune_mask_start to 0. */
@@ -396,13 +417,15 @@ public final class TokenizerTrainer implements AutoCloseable {
 
     // ---- evaluation, figures, export --------------------------------------------------------------------
 
-    /** Held-out PSNR of the (EMA) tokenizer on the validation images, reconstructions quantised to 8 bits. */
+    /**
+     * Held-out PSNR and SSIM of the (EMA) tokenizer on the validation images, in the reference evaluation's
+     * protocol ({@link ReconstructionMetrics}).
+     */
     private double[] evaluate() {
-        double[] out = new double[1];
-        Runnable body = () -> {
-            model.train(false);
+        double[] out = new double[2];
+        withEvalWeights(() -> {
+            ReconstructionMetrics metrics = new ReconstructionMetrics();
             try (NDManager scope = manager.newSubManager()) {
-                double sum = 0;
                 long n = valImages.getShape().get(0);
                 int bs = config.optim().microBatchSize();
                 for (long i = 0; i < n; i += bs) {
@@ -410,11 +433,21 @@ public final class TokenizerTrainer implements AutoCloseable {
                     x.attach(scope);
                     NDArray y = model.reconstruct(x);
                     y.attach(scope);
-                    for (double v : Psnr.perImage(ImageTensors.quantize(x), ImageTensors.quantize(y))) {
-                        sum += Math.min(v, 100);
-                    }
+                    metrics.add(x, y);
                 }
-                out[0] = sum / n;
+            }
+            out[0] = metrics.psnr();
+            out[1] = metrics.ssim();
+        });
+        return out;
+    }
+
+    /** Runs {@code body} in eval mode with the EMA weights (when kept), then restores training mode and weights. */
+    private void withEvalWeights(Runnable body) {
+        Runnable inEval = () -> {
+            model.train(false);
+            try {
+                body.run();
             } finally {
                 model.train(true);
                 if (stage == Stage.DECODER_FINETUNE) {
@@ -424,11 +457,10 @@ public final class TokenizerTrainer implements AutoCloseable {
             }
         };
         if (ema != null) {
-            ema.withAveraged(model, body);
+            ema.withAveraged(model, inEval);
         } else {
-            body.run();
+            inEval.run();
         }
-        return out;
     }
 
     private void writeFigures() {
@@ -438,8 +470,8 @@ public final class TokenizerTrainer implements AutoCloseable {
                 k -> k.equals("loss") || k.startsWith("rec_") || k.startsWith("aux_") || k.startsWith("perceptual")
                         || k.startsWith("gen_") || k.startsWith("disc_loss"), true);
         LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr"), false);
-        Runnable grid = () -> {
-            model.train(false);
+        LossCurves.write(plots.resolve("val_ssim.png"), "held-out SSIM", rows, k -> k.equals("val_ssim"), false);
+        withEvalWeights(() -> {
             try (NDManager scope = manager.newSubManager()) {
                 long n = Math.min(8, valImages.getShape().get(0));
                 NDArray x = valImages.get("0:" + n);
@@ -448,19 +480,8 @@ public final class TokenizerTrainer implements AutoCloseable {
                 y.attach(scope);
                 ImageGrid.writePng(ImageGrid.tile(List.of(x, y), Math.max(1, 128 / model.imageSize())),
                         plots.resolve("reconstructions.png"));
-            } finally {
-                model.train(true);
-                if (stage == Stage.DECODER_FINETUNE) {
-                    model.encoder.train(false);
-                    model.quantConv.train(false);
-                }
             }
-        };
-        if (ema != null) {
-            ema.withAveraged(model, grid);
-        } else {
-            grid.run();
-        }
+        });
     }
 
     /** Writes the EMA (or trained) weights as a plain tokenizer folder, without the auxiliary decoders in stage 2. */
@@ -479,7 +500,7 @@ public final class TokenizerTrainer implements AutoCloseable {
         ObjectNode o = JSON.createObjectNode();
         o.put("stage", stage.command).put("steps", s.steps()).put("resumed_from", s.resumedFrom())
                 .put("seconds", s.seconds()).put("images_per_second", s.imagesPerSecond())
-                .put("peak_rss_bytes", s.peakRssBytes()).put("tokenizer", s.tokenizer().toString());
+                .put("peak_rss_bytes", s.peakRssBytes()).put("tokenizer", String.valueOf(s.tokenizer()));
         if (s.heldOutPsnr() != null) {
             o.put("val_psnr", s.heldOutPsnr());
         }
