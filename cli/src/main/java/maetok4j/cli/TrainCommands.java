@@ -95,12 +95,19 @@ final class TrainCommands {
                     .put("seconds", s.seconds()).put("images_per_second", s.imagesPerSecond())
                     .put("peak_rss_bytes", s.peakRssBytes()).put("tokenizer", s.tokenizer().toString());
             if (s.heldOutPsnr() != null) {
-                o.put("val_psnr", s.heldOutPsnr());
+                o.put("val_psnr", s.heldOutPsnr()).put("val_ssim", s.heldOutSsim());
+            }
+            if (s.pcaBaseline() != null) {
+                o.put("pca_val_psnr", s.pcaBaseline()[0]).put("pca_val_ssim", s.pcaBaseline()[1]);
             }
             Reports.write(json, o);
             System.out.printf(Locale.ROOT, "%s: %d steps in %.0f s (%.1f img/s), held-out PSNR %s dB, peak RSS %.2f GB%n",
                     stage().command, s.steps() - s.resumedFrom(), s.seconds(), s.imagesPerSecond(),
                     s.heldOutPsnr() == null ? "n/a" : String.format(Locale.ROOT, "%.2f", s.heldOutPsnr()), s.peakRssBytes() / 1e9);
+            if (s.pcaBaseline() != null) {
+                System.out.printf(Locale.ROOT, "PCA codec with the same %s latent floats on the same images: %.2f dB%n",
+                        "number of", s.pcaBaseline()[0]);
+            }
             System.out.println("tokenizer: " + s.tokenizer());
             System.out.println("metrics:   " + out.resolve("metrics.jsonl"));
             System.out.println("plots:     " + out.resolve("plots"));

@@ -123,13 +123,14 @@ final class Adversary implements AutoCloseable {
                 gc.backward(loss.div((float) pairs.size()));
             }
         }
-        double norm = Gradients.clipGlobalNorm(trainable.values(), optim.maxGradNorm());
-        if (!Double.isFinite(norm)) {
-            throw new TokenizerTrainer.DivergedException("step " + (step + 1) + ": the discriminator's gradient norm is " + norm + "; the last good checkpoint is kept");
+        Gradients.Norm norm = Gradients.clipGlobalNorm(trainable, optim.maxGradNorm());
+        if (!norm.finite()) {
+            throw new TokenizerTrainer.DivergedException("step " + (step + 1) + ": the discriminator's gradient norm "
+                    + norm.describe() + "; the last good checkpoint is kept");
         }
         optimizer.update(trainable, lr, scope);
         Gradients.zero(trainable.values());
-        logs.put("disc_grad_norm", norm);
+        logs.put("disc_grad_norm", norm.value());
         return logs;
     }
 

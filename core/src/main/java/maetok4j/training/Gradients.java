@@ -6,33 +6,56 @@ import ai.djl.pytorch.jni.JniUtils;
 import maetok4j.nn.Parameter;
 
 import java.util.Collection;
+import java.util.Map;
+import ai.djl.ndarray.types.DataType;
 
 /** Gradient bookkeeping DJL leaves to the caller: global-norm clipping and zeroing. */
 public final class Gradients {
 
     private Gradients() {}
 
+
+
+    /** The global gradient norm before clipping, and the first parameter (by key) whose gradient is not finite. */
+    public record Norm(double value, String firstNonFinite) {
+        public boolean finite() {
+            return Double.isFinite(value);
+        }
+
+        /** "is NaN (at decoder.model.blocks.0.attn.qkv.bias)" for messages. */
+        public String describe() {
+            return "is " + value + (firstNonFinite == null ? "" : " (first at " + firstNonFinite + ")");
+        }
+    }
+
     /**
      * {@code torch.nn.utils.clip_grad_norm_}: scales every gradient by {@code min(1, max/(norm + 1e-6))}
-     * where norm is the L2 norm over all of them; returns that norm (before clipping).
+     * where norm is the L2 norm over all of them (computed in float64); nothing is scaled when the norm is
+     * not finite, so the caller can stop before the weights change.
      */
-    public static double clipGlobalNorm(Collection<Parameter> params, double maxNorm) {
+    public static Norm clipGlobalNorm(Map<String, Parameter> params, double maxNorm) {
         double sq = 0;
-        for (Parameter p : params) {
-            try (NDArray g = p.array().getGradient(); NDArray s = g.square().sum()) {
-                sq += s.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+        String bad = null;
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            try (NDArray g = e.getValue().array().getGradient(); NDArray g64 = g.toType(DataType.FLOAT64, false);
+                    NDArray s = g64.square().sum()) {
+                double v = s.getDouble();
+                if (!Double.isFinite(v) && bad == null) {
+                    bad = e.getKey();
+                }
+                sq += v;
             }
         }
         double norm = Math.sqrt(sq);
         double coef = Math.min(1.0, maxNorm / (norm + 1e-6));
-        if (maxNorm > 0 && coef < 1.0) {
-            for (Parameter p : params) {
+        if (Double.isFinite(norm) && maxNorm > 0 && coef < 1.0) {
+            for (Parameter p : params.values()) {
                 try (NDArray g = p.array().getGradient()) {
                     g.muli((float) coef);
                 }
             }
         }
-        return norm;
+        return new Norm(norm, bad);
     }
 
     /** Sets every gradient to zero (native gradients accumulate across backward passes). */

@@ -72,11 +72,19 @@ public final class TokenizerTrainer implements AutoCloseable {
 
     /** What a finished run reports. */
     public record Summary(Stage stage, long steps, long resumedFrom, double seconds, double imagesPerSecond,
-            Map<String, Double> lastLogged, Double heldOutPsnr, Double bestPsnr, Path tokenizer, long peakRssBytes) {}
+            Map<String, Double> lastLogged, Double heldOutPsnr, Double heldOutSsim, Double bestPsnr, double[] pcaBaseline,
+            Path tokenizer, long peakRssBytes) {}
 
     /** Training stopped on a NaN or infinite value; the last good checkpoint is kept. */
-    public static final class DivergedException extends RuntimeException {
+    public static class DivergedException extends RuntimeException {
         public DivergedException(String message) {
+            super(message);
+        }
+    }
+
+    /** A non-finite generator loss or gradient, found before anything was updated (the step can be recomputed). */
+    static final class GeneratorNonFinite extends DivergedException {
+        GeneratorNonFinite(String message) {
             super(message);
         }
     }
@@ -104,6 +112,7 @@ public final class TokenizerTrainer implements AutoCloseable {
     private long step;
     private final long resumedFrom;
     private double bestPsnr = Double.NEGATIVE_INFINITY;
+    private final double[] pcaBaseline; // [PSNR, SSIM] or null
 
     /**
      * @param from stage 2 only: the stage-1 run directory or a tokenizer folder to fine-tune
@@ -163,6 +172,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                 bestPsnr = s.bestPsnr();
             }
             resumedFrom = step;
+            pcaBaseline = pcaBaseline(dataset, split[0], size);
             TrainStep.enableGradients(model);
             ok = true;
         } finally {
@@ -197,6 +207,12 @@ public final class TokenizerTrainer implements AutoCloseable {
         }
         if (config.data().imageSize() != null) {
             json.put("image_size", config.data().imageSize());
+        }
+        for (String k : new String[] {"enc_drop_path_rate", "dec_drop_path_rate"}) {
+            if (json.path(k).asDouble(0) > 0) {
+                throw new IllegalArgumentException("model: " + k + " is " + json.path(k).asDouble() + ", but stochastic depth is not"
+                        + " implemented for training; set it to 0 in model_args (the reference trainer does not pass it either, spec §1.11)");
+            }
         }
         json.put("enc_token_drop", config.aux().encTokenDrop()).put("enc_token_drop_max", config.aux().encTokenDropMax());
         json.put("aux_dec_model", config.aux().auxDecoderModel());
@@ -248,6 +264,52 @@ public final class TokenizerTrainer implements AutoCloseable {
         return ImageTensors.toTensor(images, manager);
     }
 
+    /** Largest image (C·H·W values) the PCA baseline is fitted for: its d×d float64 scatter matrix is 128 MB here. */
+    static final int PCA_MAX_DIMENSION = 4096;
+
+    /**
+     * The linear baseline the tokenizer must beat: PCA fitted on the training split (center crops), keeping as
+     * many components as the tokenizer has latent floats, scored on the same held-out images in the same
+     * protocol. Computed once per run ({@code pca_baseline.json}); skipped for images over
+     * {@value #PCA_MAX_DIMENSION} values.
+     */
+    private double[] pcaBaseline(Dataset data, int[] trainRows, int size) {
+        Path cache = runDir.resolve("pca_baseline.json");
+        int k = model.config.numLatentTokens() * model.config.latentChannels();
+        try {
+            if (Files.exists(cache)) {
+                com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(cache.toFile());
+                if (n.path("components").asInt() == k) {
+                    return new double[] {n.path("val_psnr").asDouble(), n.path("val_ssim").asDouble()};
+                }
+            }
+        } catch (java.io.IOException e) {
+            // recompute below
+        }
+        if (3L * size * size > PCA_MAX_DIMENSION || k >= trainRows.length) {
+            return null;
+        }
+        listener.note("fitting the PCA baseline (" + k + " components) on " + trainRows.length + " training images");
+        maetok4j.metrics.PcaCodec codec;
+        try (NDManager scope = manager.newSubManager()) {
+            maetok4j.metrics.PcaCodec.Fitter fitter = new maetok4j.metrics.PcaCodec.Fitter(3, size, size);
+            for (int from = 0; from < trainRows.length; from += 256) {
+                int[] rows = java.util.Arrays.copyOfRange(trainRows, from, Math.min(trainRows.length, from + 256));
+                fitter.add(loadImages(data, rows, size, scope));
+            }
+            codec = fitter.fit(k, new SplittableRandom(config.run().globalSeed()));
+            ReconstructionMetrics m = new ReconstructionMetrics();
+            m.add(valImages, codec.reconstruct(valImages));
+            double[] out = {m.psnr(), m.ssim()};
+            ObjectNode o = JSON.createObjectNode().put("components", k).put("train_images", trainRows.length)
+                    .put("val_images", valImages.getShape().get(0)).put("val_psnr", out[0]).put("val_ssim", out[1]);
+            maetok4j.tensor.AtomicFiles.writeString(cache, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o) + "\n");
+            return out;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     // ---- the loop ---------------------------------------------------------------------------------------
 
     public Summary run() {
@@ -265,6 +327,7 @@ public final class TokenizerTrainer implements AutoCloseable {
         int counted = 0;
         Map<String, Double> lastLogged = Map.of();
         Double lastPsnr = null;
+        Double lastSsim = null;
         long peakRss = 0;
         long imagesSinceLog = 0;
         long logStart = System.nanoTime();
@@ -283,7 +346,20 @@ public final class TokenizerTrainer implements AutoCloseable {
                     }
                     micro.add(batches.next());
                 }
-                Map<String, Double> logs = trainStep(micro);
+                Map<String, Double> logs;
+                try {
+                    logs = trainStep(micro);
+                } catch (GeneratorNonFinite e) {
+                    // Recomputed once: on these machines a NaN gradient has appeared about once per thousand steps
+                    // and not on recomputation (see the README); a real divergence fails again and stops the run.
+                    listener.note(e.getMessage().replace("; the last good checkpoint is kept", "") + "; recomputing the step once");
+                    Gradients.zero(model.trainableParameters().values());
+                    if (adversary != null) {
+                        adversary.zeroGradients();
+                    }
+                    logs = trainStep(micro);
+                    logs.put("recomputed", 1.0);
+                }
                 step++;
                 for (Map.Entry<String, Double> e : logs.entrySet()) {
                     sums.merge(e.getKey(), e.getValue(), Double::sum);
@@ -302,9 +378,12 @@ public final class TokenizerTrainer implements AutoCloseable {
                     long rss = rssBytes();
                     peakRss = Math.max(peakRss, rss);
                     row.put("rss_mb", rss / 1e6);
+                    Runtime rt = Runtime.getRuntime();
+                    row.put("heap_mb", (rt.totalMemory() - rt.freeMemory()) / 1e6);
                     if (evalNow) {
                         double[] metrics = evaluate();
                         lastPsnr = metrics[0];
+                        lastSsim = metrics[1];
                         row.put("val_psnr", metrics[0]);
                         row.put("val_ssim", metrics[1]);
                     }
@@ -334,7 +413,7 @@ public final class TokenizerTrainer implements AutoCloseable {
         double seconds = (System.nanoTime() - start) / 1e9;
         long done = step - resumedFrom;
         Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
-                lastLogged, lastPsnr, Double.isFinite(bestPsnr) ? bestPsnr : null, exported, peakRss);
+                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, peakRss);
         writeSummary(s);
         return s;
     }
@@ -362,19 +441,25 @@ public final class TokenizerTrainer implements AutoCloseable {
                 pairs.add(new NDArray[] {x, r.reconstruction()});
             }
             checkFinite(logs);
-            double norm = Gradients.clipGlobalNorm(trainable.values(), config.optim().maxGradNorm());
-            if (!Double.isFinite(norm)) {
-                throw new DivergedException("step " + (step + 1) + ": the generator's gradient norm is " + norm + "; the last good checkpoint is kept");
+            Gradients.Norm norm = Gradients.clipGlobalNorm(trainable, config.optim().maxGradNorm());
+            if (!norm.finite()) {
+                throw new GeneratorNonFinite("step " + (step + 1) + ": the generator's gradient norm " + norm.describe()
+                        + "; the last good checkpoint is kept");
             }
             optimizer.update(trainable, lr, scope);
             Gradients.zero(trainable.values());
             if (ema != null) {
                 ema.update(model, config.run().emaDecay());
             }
-            logs.put("grad_norm", norm);
+            logs.put("grad_norm", norm.value());
             if (adversary != null) {
-                logs.putAll(adversary.discriminatorStep(pairs, step, lr, rng, scope));
-                checkFinite(logs);
+                Map<String, Double> d = adversary.discriminatorStep(pairs, step, lr, rng, scope);
+                try {
+                    checkFinite(step + 1, d);
+                } catch (GeneratorNonFinite e) { // the generator has been updated already: no recomputation
+                    throw new DivergedException(e.getMessage());
+                }
+                logs.putAll(d);
             }
         }
         logs.put("lr", lr);
@@ -390,7 +475,7 @@ public final class TokenizerTrainer implements AutoCloseable {
     static void checkFinite(long step, Map<String, Double> logs) {
         for (Map.Entry<String, Double> e : logs.entrySet()) {
             if (!Double.isFinite(e.getValue())) {
-                throw new DivergedException("step " + step + ": loss term '" + e.getKey() + "' is " + e.getValue()
+                throw new GeneratorNonFinite("step " + step + ": loss term '" + e.getKey() + "' is " + e.getValue()
                         + "; the last good checkpoint is kept");
             }
         }
@@ -469,7 +554,14 @@ public final class TokenizerTrainer implements AutoCloseable {
         LossCurves.write(plots.resolve("loss.png"), "training losses", rows,
                 k -> k.equals("loss") || k.startsWith("rec_") || k.startsWith("aux_") || k.startsWith("perceptual")
                         || k.startsWith("gen_") || k.startsWith("disc_loss"), true);
-        LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr"), false);
+        if (pcaBaseline != null) {
+            rows.forEach(r -> {
+                if (r.containsKey("val_psnr")) {
+                    r.put("pca_val_psnr", pcaBaseline[0]);
+                }
+            });
+        }
+        LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr") || k.equals("pca_val_psnr"), false);
         LossCurves.write(plots.resolve("val_ssim.png"), "held-out SSIM", rows, k -> k.equals("val_ssim"), false);
         withEvalWeights(() -> {
             try (NDManager scope = manager.newSubManager()) {
@@ -504,8 +596,14 @@ public final class TokenizerTrainer implements AutoCloseable {
         if (s.heldOutPsnr() != null) {
             o.put("val_psnr", s.heldOutPsnr());
         }
+        if (s.heldOutSsim() != null) {
+            o.put("val_ssim", s.heldOutSsim());
+        }
         if (s.bestPsnr() != null) {
             o.put("best_val_psnr", s.bestPsnr());
+        }
+        if (s.pcaBaseline() != null) {
+            o.put("pca_val_psnr", s.pcaBaseline()[0]).put("pca_val_ssim", s.pcaBaseline()[1]);
         }
         ObjectNode last = o.putObject("last_logged");
         s.lastLogged().forEach(last::put);

@@ -47,14 +47,14 @@ public final class TrainStep {
                 }
                 gc.backward(l);
             }
-            double norm = Gradients.clipGlobalNorm(trainable.values(), maxGradNorm);
-            if (!Double.isFinite(norm)) {
+            Gradients.Norm norm = Gradients.clipGlobalNorm(trainable, maxGradNorm);
+            if (!norm.finite()) {
                 Gradients.zero(trainable.values());
-                throw new NonFiniteException("gradient norm is " + norm);
+                throw new NonFiniteException("gradient norm " + norm.describe());
             }
             optimizer.update(trainable, lr, scope);
             Gradients.zero(trainable.values());
-            return new Result(value, norm);
+            return new Result(value, norm.value());
         }
     }
 

@@ -55,4 +55,26 @@ class HogTest {
             assertThatThrownBy(() -> Hog.features(m.zeros(new Shape(1, 3, 24, 24)), 8)).hasMessageContaining("multiple of 16");
         }
     }
+
+    /** A patch smaller than an 8×8 cell takes the features of the cell that contains it. */
+    @Test
+    void patchesSmallerThanACellShareTheirCellsFeatures() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = m.randomUniform(-1, 1, new Shape(1, 3, 32, 32));
+            float[] cells = Hog.features(x, 8).toFloatArray(); // [1, 4·4, 27]
+            NDArray fine = Hog.features(x, 4); // [1, 8·8, 27]
+            assertThat(fine.getShape()).isEqualTo(new Shape(1, 64, 27));
+            assertThat(Hog.featuresPerToken(4)).isEqualTo(27);
+            float[] f = fine.toFloatArray();
+            for (int row = 0; row < 8; row++) {
+                for (int col = 0; col < 8; col++) {
+                    int cell = (row / 2) * 4 + col / 2;
+                    for (int k = 0; k < 27; k++) {
+                        assertThat(f[(row * 8 + col) * 27 + k]).isEqualTo(cells[cell * 27 + k]);
+                    }
+                }
+            }
+            assertThatThrownBy(() -> Hog.features(x, 3)).hasMessageContaining("multiple or a divisor of 8");
+        }
+    }
 }

@@ -31,6 +31,7 @@ class TokenizerTrainerTest {
             "model: maetok-cpu",
             "model_args:",
             "  image_size: 16",
+            "  dec_drop_path_rate: 0.0",
             "  num_latent_tokens: 4",
             "  codebook_embed_dim: 4",
             "  encoder_dims: {embed_dim: 32, depth: 1, num_heads: 2}",
@@ -97,7 +98,7 @@ class TokenizerTrainerTest {
             Map<String, Double> b = split.get(i);
             assertThat(b.keySet()).isEqualTo(a.keySet());
             for (String k : a.keySet()) {
-                if (k.equals("img_per_s") || k.equals("rss_mb")) {
+                if (k.equals("img_per_s") || k.equals("rss_mb") || k.equals("heap_mb")) {
                     continue;
                 }
                 assertThat(b.get(k)).as("step %d, %s", i + 1, k).isCloseTo(a.get(k), org.assertj.core.data.Offset.offset(1e-5 * Math.max(1, Math.abs(a.get(k)))));
@@ -177,7 +178,7 @@ class TokenizerTrainerTest {
         TrainConfig c = tiny("lr: 1.0e+30", "max_grad_norm: 0.0", "ckpt_every: 1", "disc_weight: 0.0", "ema: false");
         try (TokenizerTrainer t = new TokenizerTrainer(c, TokenizerTrainer.Stage.MASK_MODELING, dir, null, false, QUIET)) {
             assertThatThrownBy(t::run).isInstanceOf(TokenizerTrainer.DivergedException.class)
-                    .hasMessageMatching("step \\d+: (loss term '\\w+'|the generator's gradient norm) is (NaN|-?Infinity); the last good checkpoint is kept");
+                    .hasMessageMatching("step \\d+: (loss term '\\w+' is (NaN|-?Infinity)|the generator's gradient norm is (NaN|-?Infinity) \\(first at [\\w.]+\\)); the last good checkpoint is kept");
             long reached = t.step();
             RunCheckpoints.Saved last = new RunCheckpoints(dir.resolve("checkpoints"), 2).latest();
             assertThat(last.step()).isEqualTo(reached);
