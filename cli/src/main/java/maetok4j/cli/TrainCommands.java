@@ -181,7 +181,7 @@ final class TrainCommands {
 
         @Override
         public void note(String message) {
-            System.err.println("maetok: " + message);
+            System.err.println((bar != null ? "\n" : "") + "maetok: " + message);
         }
 
         @Override

@@ -1,5 +1,6 @@
 package maetok4j.analysis;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -91,7 +92,7 @@ public final class Pca {
                 if (shift == null) {
                     shift = x.mean(new int[] {0}).toDoubleArray();
                 }
-                NDArray xc = x.sub(tmp.create(shift)); // [n, d]
+                NDArray xc = x.sub(OwnedArrays.of(tmp, shift)); // [n, d]
                 double[] colSum = xc.sum(new int[] {0}).toDoubleArray();
                 double[] xtx = xc.transpose().matMul(xc).toDoubleArray(); // [d, d]
                 for (int j = 0; j < dimension; j++) {
@@ -190,8 +191,8 @@ public final class Pca {
             start[i] = rng.nextGaussian();
         }
         try (NDManager mm = NDManager.newBaseManager()) {
-            NDArray matrix = mm.create(a, new Shape(d, d)); // [d, d]
-            NDArray q = orthonormalize(mm.create(start, new Shape(d, b))); // [d, b]
+            NDArray matrix = OwnedArrays.of(mm, a, new Shape(d, d)); // [d, d]
+            NDArray q = orthonormalize(OwnedArrays.of(mm, start, new Shape(d, b))); // [d, b]
             double[] theta = null;
             double[] w = null;
             for (int it = 0; it < MAX_ITERATIONS; it++) {
@@ -209,10 +210,10 @@ public final class Pca {
                     double[][] ritz = denseEigen(symmetric(q.transpose().matMul(y).toDoubleArray(), b), b, b);
                     theta = ritz[0];
                     // ritz[1] holds eigenvectors as rows, i.e. Wᵀ [b, b]
-                    NDArray wt = step.create(ritz[1], new Shape(b, b));
+                    NDArray wt = OwnedArrays.of(step, ritz[1], new Shape(b, b));
                     NDArray qw = q.matMul(wt.transpose()); // [d, b]
                     NDArray yw = y.matMul(wt.transpose()); // [d, b]
-                    double[] residual = yw.sub(qw.mul(step.create(theta, new Shape(1, b)))).square()
+                    double[] residual = yw.sub(qw.mul(OwnedArrays.of(step, theta, new Shape(1, b)))).square()
                             .sum(new int[] {0}).sqrt().toDoubleArray();
                     double worst = 0;
                     for (int c = 0; c < k; c++) {
@@ -247,7 +248,7 @@ public final class Pca {
                 cholesky = false;
                 factor = svqbFactor(gram, b);
             }
-            NDArray next = q.matMul(q.getManager().create(factor, new Shape(b, b)));
+            NDArray next = q.matMul(OwnedArrays.of(q.getManager(), factor, new Shape(b, b)));
             if (q != y) {
                 q.close();
             }
@@ -402,8 +403,8 @@ public final class Pca {
         try (NDManager tmp = owner.newSubManager()) {
             NDArray x = rows.toType(DataType.FLOAT64, true); // [n, d]
             x.attach(tmp);
-            NDArray w = tmp.create(Arrays.copyOf(components, k * dimension), new Shape(k, dimension));
-            NDArray out = x.sub(tmp.create(mean)).matMul(w.transpose()).toType(rows.getDataType(), false); // [n, k]
+            NDArray w = OwnedArrays.of(tmp, Arrays.copyOf(components, k * dimension), new Shape(k, dimension));
+            NDArray out = x.sub(OwnedArrays.of(tmp, mean)).matMul(w.transpose()).toType(rows.getDataType(), false); // [n, k]
             out.attach(owner);
             return out;
         }
@@ -420,8 +421,8 @@ public final class Pca {
         try (NDManager tmp = owner.newSubManager()) {
             NDArray z = codes.toType(DataType.FLOAT64, true); // [n, k]
             z.attach(tmp);
-            NDArray w = tmp.create(Arrays.copyOf(components, k * dimension), new Shape(k, dimension));
-            NDArray out = z.matMul(w).add(tmp.create(mean)).toType(codes.getDataType(), false); // [n, d]
+            NDArray w = OwnedArrays.of(tmp, Arrays.copyOf(components, k * dimension), new Shape(k, dimension));
+            NDArray out = z.matMul(w).add(OwnedArrays.of(tmp, mean)).toType(codes.getDataType(), false); // [n, d]
             out.attach(owner);
             return out;
         }

@@ -1,5 +1,6 @@
 package maetok4j.data;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -28,11 +29,11 @@ public final class DataLoader implements AutoCloseable {
     public record Batch(int epoch, int index, int size, int imageSize, float[] images, long[] labels) {
 
         public NDArray images(NDManager manager) {
-            return manager.create(images, new Shape(size, 3, imageSize, imageSize));
+            return OwnedArrays.of(manager, images, new Shape(size, 3, imageSize, imageSize));
         }
 
         public NDArray labels(NDManager manager) {
-            return manager.create(labels);
+            return OwnedArrays.of(manager, labels);
         }
     }
 

@@ -1,5 +1,6 @@
 package maetok4j.data;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -29,7 +30,7 @@ public final class ImageTensors {
             }
             writeChw(img, data, b * 3 * plane);
         }
-        return manager.create(data, new Shape(images.size(), 3, h, w));
+        return OwnedArrays.of(manager, data, new Shape(images.size(), 3, h, w));
     }
 
     /** Writes one image as [3, H, W] values {@code (v/255 - 0.5)/0.5} into {@code dst} at {@code offset}. */

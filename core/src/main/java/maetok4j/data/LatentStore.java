@@ -1,5 +1,6 @@
 package maetok4j.data;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -141,7 +142,7 @@ public final class LatentStore implements AutoCloseable {
         long[] shape = new long[latentShape.length + 1];
         shape[0] = rows.length;
         System.arraycopy(latentShape, 0, shape, 1, latentShape.length);
-        return manager.create(data, new Shape(shape));
+        return OwnedArrays.of(manager, data, new Shape(shape));
     }
 
     private int shard(int i) {

@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
 
@@ -24,10 +25,10 @@ public enum Adversarial {
     public NDArray discriminator(NDArray real, NDArray fake) {
         if (this == HINGE) {
             // 0.5 * (mean relu(1 - D(x)) + mean relu(1 + D(x̂)))
-            return Activation.relu(real.neg().add(1f)).mean().add(Activation.relu(fake.add(1f)).mean()).mul(0.5f);
+            return OwnedArrays.mul(Activation.relu(real.neg().add(1f)).mean().add(Activation.relu(fake.add(1f)).mean()), 0.5);
         }
         // 0.5 * (mean softplus(-D(x)) + mean softplus(D(x̂)))
-        return Activation.softPlus(real.neg()).mean().add(Activation.softPlus(fake).mean()).mul(0.5f);
+        return OwnedArrays.mul(Activation.softPlus(real.neg()).mean().add(Activation.softPlus(fake).mean()), 0.5);
     }
 
     /** Generator loss from the discriminator's logits on reconstructions. */

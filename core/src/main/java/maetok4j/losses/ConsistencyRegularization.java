@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -52,7 +53,7 @@ public final class ConsistencyRegularization {
             long step, RandomGenerator rng) {
         NDArray strongReal = d.forward(strong.apply(real, rng));
         NDArray strongFake = d.forward(strong.apply(fake, rng));
-        return term(logitsReal, logitsFake, strongReal, strongFake).mul((float) weightAt(step));
+        return OwnedArrays.mul(term(logitsReal, logitsFake, strongReal, strongFake), weightAt(step));
     }
 
     /** {@code F.mse_loss(cat[a, b], cat[sa, sb])}: the mean over every element of both batches. */

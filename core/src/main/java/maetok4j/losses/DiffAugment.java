@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -155,7 +156,7 @@ public final class DiffAugment {
 
     /** A per-image factor as [B, 1, 1, 1] in the input's manager. */
     private static NDArray perImage(NDArray x, float[] values) {
-        return x.getManager().create(values, new Shape(values.length, 1, 1, 1));
+        return OwnedArrays.of(x.getManager(), values, new Shape(values.length, 1, 1, 1));
     }
 
     private static float[] map(float[] r, float scale, float offset) {
@@ -258,7 +259,7 @@ public final class DiffAugment {
             mark(colIn, i * w, w, oy[i] - cw / 2, cw);
         }
         NDManager m = x.getManager();
-        try (NDArray r = m.create(rowIn, new Shape(b, 1, h, 1)); NDArray c = m.create(colIn, new Shape(b, 1, 1, w));
+        try (NDArray r = OwnedArrays.of(m, rowIn, new Shape(b, 1, h, 1)); NDArray c = OwnedArrays.of(m, colIn, new Shape(b, 1, 1, w));
                 NDArray hole = r.mul(c); NDArray keep = hole.neg().add(1f)) { // [B, 1, H, W]
             return x.mul(keep);
         }

@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -160,7 +161,7 @@ public final class DinoDiscriminator extends Discriminator {
             shift[c] = (0.5f - MEAN[c]) / STD[c];
         }
         NDManager m = images.getManager();
-        try (NDArray sc = m.create(scale, new Shape(1, 3, 1, 1)); NDArray sh = m.create(shift, new Shape(1, 3, 1, 1))) {
+        try (NDArray sc = OwnedArrays.of(m, scale, new Shape(1, 3, 1, 1)); NDArray sh = OwnedArrays.of(m, shift, new Shape(1, 3, 1, 1))) {
             return images.mul(sc).add(sh);
         }
     }
@@ -183,8 +184,8 @@ public final class DinoDiscriminator extends Discriminator {
         // DJL's bicubic mode is the anti-aliased one (a = -0.5); torch's plain bicubic is separable, so
         // it is two products with interpolation matrices: [size, H] · x · [W, size]
         NDManager m = x.getManager();
-        try (NDArray rows = m.create(bicubicMatrix(Math.toIntExact(h), size), new Shape(size, h));
-                NDArray cols = m.create(bicubicMatrix(Math.toIntExact(w), size), new Shape(size, w));
+        try (NDArray rows = OwnedArrays.of(m, bicubicMatrix(Math.toIntExact(h), size), new Shape(size, h));
+                NDArray cols = OwnedArrays.of(m, bicubicMatrix(Math.toIntExact(w), size), new Shape(size, w));
                 NDArray colsT = cols.transpose()) {
             return rows.matMul(x).matMul(colsT); // [B, C, size, size]
         }
@@ -254,7 +255,7 @@ public final class DinoDiscriminator extends Discriminator {
         }
 
         NDArray forward(NDArray x) {
-            return fn.forward(x).add(x).mul(RATIO);
+            return OwnedArrays.mul(fn.forward(x).add(x), RATIO);
         }
     }
 

@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -45,7 +46,7 @@ public final class Hog {
         }
         NDManager m = images.getManager();
         NDArray padded = reflectPad1(images);
-        NDArray kx = m.create(new float[] {1, 0, -1, 2, 0, -2, 1, 0, -1}, new Shape(1, 1, 3, 3)).repeat(0, 3);
+        NDArray kx = OwnedArrays.of(m, new float[] {1, 0, -1, 2, 0, -2, 1, 0, -1}, new Shape(1, 1, 3, 3)).repeat(0, 3);
         NDArray ky = kx.transpose(0, 1, 3, 2);
         NDArray gx = conv(padded, kx); // [B, 3, H, W]
         NDArray gy = conv(padded, ky);
@@ -55,7 +56,7 @@ public final class Hog {
         NDArray hist = bins.oneHot(BINS, DataType.FLOAT32).mul(magnitude.expandDims(4)); // [B, 3, H, W, 9]
         int cells = h / CELL;
         hist = hist.reshape(b, 3, cells, CELL, cells, CELL, BINS).sum(new int[] {3, 5}); // [B, 3, Hc, Wc, 9]
-        NDArray norm = hist.norm(new int[] {4}, true).maximum(1e-12f);
+        NDArray norm = OwnedArrays.maximum(hist.norm(new int[] {4}, true), 1e-12);
         hist = hist.div(norm).transpose(0, 1, 4, 2, 3); // [B, 3, 9, Hc, Wc]
         if (patchSize < CELL) {
             int r = CELL / patchSize;
@@ -105,6 +106,6 @@ public final class Hog {
                 tiled[y * side + x] = w2[(y % WINDOW) * WINDOW + x % WINDOW];
             }
         }
-        return m.create(tiled, new Shape(side, side));
+        return OwnedArrays.of(m, tiled, new Shape(side, side));
     }
 }

@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -87,12 +88,12 @@ public record NetworkInput(float[] shift, float[] scale, int size) {
         }
         NDManager m = images.getManager();
         Shape perChannel = new Shape(1, channels(), 1, 1);
-        NDArray x = images.sub(m.create(shift, perChannel)).div(m.create(scale, perChannel));
+        NDArray x = images.sub(OwnedArrays.of(m, shift, perChannel)).div(OwnedArrays.of(m, scale, perChannel));
         if (size == 0 || (s.get(2) == size && s.get(3) == size)) {
             return x;
         }
-        NDArray rows = m.create(bilinearMatrix((int) s.get(2), size), new Shape(size, s.get(2))); // [S, H]
-        NDArray cols = m.create(bilinearMatrix((int) s.get(3), size), new Shape(size, s.get(3))).transpose(); // [W, S]
+        NDArray rows = OwnedArrays.of(m, bilinearMatrix((int) s.get(2), size), new Shape(size, s.get(2))); // [S, H]
+        NDArray cols = OwnedArrays.of(m, bilinearMatrix((int) s.get(3), size), new Shape(size, s.get(3))).transpose(); // [W, S]
         return rows.matMul(x.matMul(cols)); // [B, C, S, S]
     }
 

@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -215,7 +216,7 @@ public final class Perceptual implements AutoCloseable {
         NDArray d = unitChannels(f0).sub(unitChannels(f1)).square(); // [B, C, h, w]
         NDArray perPixel = (lin == null ? d : d.mul(lin)).sum(new int[] {1}); // [B, h, w]
         NDArray perSample = perPixel.reshape(perPixel.getShape().get(0), -1).mean(new int[] {1}); // [B]; mean over one axis only
-        return weight == 1 ? perSample : perSample.mul((float) weight);
+        return weight == 1 ? perSample : OwnedArrays.mul(perSample, weight);
     }
 
     /** x / (‖x‖₂ over channels + 1e-10); norm() rather than sqrt(sum(x²)) so an all-zero vector gets a finite gradient, not NaN. */

@@ -1,5 +1,6 @@
 package maetok4j.nn;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
@@ -36,7 +37,7 @@ public final class Attention extends Module {
             q = rope.apply(q, layer);
             k = rope.apply(k, layer);
         }
-        NDArray attn = q.mul((float) Math.pow(headDim, -0.5)).matMul(k.transpose(0, 1, 3, 2)).softmax(-1); // [B, H, T, T]
+        NDArray attn = OwnedArrays.mul(q, Math.pow(headDim, -0.5)).matMul(k.transpose(0, 1, 3, 2)).softmax(-1); // [B, H, T, T]
         NDArray out = attn.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, dim); // [B, T, D]
         return proj.forward(out);
     }

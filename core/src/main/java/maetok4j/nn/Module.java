@@ -1,5 +1,6 @@
 package maetok4j.nn;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
@@ -125,7 +126,7 @@ public abstract class Module {
             float[] values = new float[Math.toIntExact(p.numel())];
             SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode());
             p.init().fill(values, shape, rng);
-            p.set(manager.create(values, p.shape()));
+            p.set(OwnedArrays.of(manager, values, p.shape()));
         }
     }
 }

@@ -1,5 +1,6 @@
 package maetok4j.nn;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -109,7 +110,7 @@ public final class Rope {
                 angles[i * half + m.length + k] = t[1][i] * m[k];
             }
         }
-        return tables(manager.create(angles, new Shape(1, 1, n, half)), prefix, latents);
+        return tables(OwnedArrays.of(manager, angles, new Shape(1, 1, n, half)), prefix, latents);
     }
 
     private static Tables tables(NDArray angles, int prefix, int latents) {
@@ -121,7 +122,7 @@ public final class Rope {
         for (int i = 0; i < sign.length; i++) {
             sign[i] = i % 2 == 0 ? -1f : 1f;
         }
-        NDArray sin = angles.sin().repeat(3, 2).mul(manager.create(sign));
+        NDArray sin = angles.sin().repeat(3, 2).mul(OwnedArrays.of(manager, sign));
         return new Tables(pad(cos, prefix, latents, 1f), pad(sin, prefix, latents, 0f));
     }
 

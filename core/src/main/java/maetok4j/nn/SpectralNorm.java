@@ -1,5 +1,6 @@
 package maetok4j.nn;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
@@ -78,6 +79,6 @@ public final class SpectralNorm {
 
     /** {@code F.normalize(x, dim=0, eps)}: x / max(‖x‖, eps). */
     private static NDArray normalize(NDArray x) {
-        return x.div(x.norm().maximum((float) EPS));
+        return x.div(OwnedArrays.maximum(x.norm(), EPS));
     }
 }

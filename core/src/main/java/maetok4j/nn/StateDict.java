@@ -1,5 +1,6 @@
 package maetok4j.nn;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -91,7 +92,7 @@ public final class StateDict {
             } else { // a recomputable buffer
                 float[] v = new float[Math.toIntExact(p.numel())];
                 p.init().fill(v, p.shape().getShape(), new SplittableRandom(0));
-                p.set(manager.create(v, p.shape()));
+                p.set(OwnedArrays.of(manager, v, p.shape()));
             }
         }
         return unexpected;

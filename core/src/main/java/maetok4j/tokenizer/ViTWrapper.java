@@ -1,5 +1,6 @@
 package maetok4j.tokenizer;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -49,8 +50,8 @@ abstract class ViTWrapper extends Module {
                 NDArray y = ty.array();
                 if (x.getShape().get(0) != (long) grid * grid) {
                     float[][] g = Rope.grid(grid, grid);
-                    x = manager.create(g[0]);
-                    y = manager.create(g[1]);
+                    x = OwnedArrays.of(manager, g[0]);
+                    y = OwnedArrays.of(manager, g[1]);
                 }
                 return Rope.mixed(freqs.array(), x, y, dims.numHeads(), prefix, latents);
             }

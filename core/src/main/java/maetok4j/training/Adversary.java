@@ -1,5 +1,6 @@
 package maetok4j.training;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -110,9 +111,9 @@ final class Adversary implements AutoCloseable {
                     lecam.update(logitsReal, logitsFake);
                     NDArray reg = lecam.regularizer(logitsReal, logitsFake);
                     logs.merge("disc_lecam", (double) reg.getFloat() / pairs.size(), Double::sum);
-                    loss = loss.add(reg.mul(config.lecamLossWeight().floatValue()));
+                    loss = loss.add(OwnedArrays.mul(reg, config.lecamLossWeight()));
                 }
-                loss = loss.mul((float) config.discWeight());
+                loss = OwnedArrays.mul(loss, config.discWeight());
                 if (consistency != null) {
                     NDArray cr = consistency.loss(discriminator, real, fake, logitsReal, logitsFake, step, rng);
                     logs.merge("disc_cr", (double) cr.getFloat() / pairs.size(), Double::sum);
@@ -120,7 +121,7 @@ final class Adversary implements AutoCloseable {
                 }
                 logs.merge("logits_real", (double) logitsReal.mean().getFloat() / pairs.size(), Double::sum);
                 logs.merge("logits_fake", (double) logitsFake.mean().getFloat() / pairs.size(), Double::sum);
-                gc.backward(loss.div((float) pairs.size()));
+                gc.backward(OwnedArrays.div(loss, pairs.size()));
             }
         }
         Gradients.Norm norm = Gradients.clipGlobalNorm(trainable, optim.maxGradNorm());

@@ -1,5 +1,6 @@
 package maetok4j.training;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -72,14 +73,14 @@ final class GeneratorObjective implements AutoCloseable {
             NDArray xhat = model.pixelHead(tokens); // [B, 3, S, S]
 
             NDArray leaf = detachedLeaf(xhat);
-            NDArray rec = reconstruction.loss(x, leaf).mul((float) config.losses().reconstructionWeight());
+            NDArray rec = OwnedArrays.mul(reconstruction.loss(x, leaf), config.losses().reconstructionWeight());
             terms.put("rec_loss", rec.getFloat() / config.losses().reconstructionWeight());
             NDArray nll = rec;
             double pw = config.losses().perceptualWeightAt(step);
             if (perceptual != null && pw > 0) {
                 NDArray p = perceptual.loss(x, leaf);
                 terms.put("perceptual_loss", (double) p.getFloat());
-                nll = nll.add(p.mul((float) pw));
+                nll = nll.add(OwnedArrays.mul(p, pw));
             }
             double advWeight = adversary == null ? 0 : adversary.generatorWeight(step);
             NDArray imageGrad;
@@ -96,7 +97,7 @@ final class GeneratorObjective implements AutoCloseable {
                 NDArray gradAdv = gradientOf(fake);
                 double lambda = config.gan().discAdaptiveWeight()
                         ? Adversarial.adaptiveWeight(headGradNorm(gradNll, tokens), headGradNorm(gradAdv, tokens)) : 1.0;
-                imageGrad = gradNll.add(gradAdv.mul((float) (lambda * advWeight)));
+                imageGrad = gradNll.add(OwnedArrays.mul(gradAdv, lambda * advWeight));
                 terms.put("gen_adv_loss", gValue);
                 terms.put("adaptive_weight", lambda);
                 total += lambda * advWeight * gValue;
@@ -104,11 +105,11 @@ final class GeneratorObjective implements AutoCloseable {
                 gc.backward(nll);
                 imageGrad = gradientOf(leaf);
             }
-            NDArray surrogate = xhat.mul(imageGrad.mul((float) scale)).sum(); // backward of it gives the image gradient
+            NDArray surrogate = xhat.mul(OwnedArrays.mul(imageGrad, scale)).sum(); // backward of it gives the image gradient
             if (stage1 && !config.aux().targets().isEmpty()) {
                 NDArray aux = auxiliaryLoss(x, z, mask, terms);
                 total += aux.getFloat();
-                surrogate = surrogate.add(aux.mul((float) scale));
+                surrogate = surrogate.add(OwnedArrays.mul(aux, scale));
             }
             gc.backward(surrogate);
             terms.put("loss", total);
@@ -132,7 +133,7 @@ final class GeneratorObjective implements AutoCloseable {
                 loss = maskedMse(pred, target.stopGradient(), masked ? mask : null);
             }
             terms.put("aux_" + t.name(), (double) loss.getFloat());
-            NDArray weighted = loss.mul((float) t.weight());
+            NDArray weighted = OwnedArrays.mul(loss, t.weight());
             sum = sum == null ? weighted : sum.add(weighted);
         }
         return sum;
@@ -148,7 +149,7 @@ final class GeneratorObjective implements AutoCloseable {
             return se.mean();
         }
         long d = se.getShape().get(2);
-        return se.mul(mask.expandDims(2)).sum().div(mask.sum()).div((float) d);
+        return OwnedArrays.div(se.mul(mask.expandDims(2)).sum().div(mask.sum()), d);
     }
 
     /** images [B, 3, h·p, w·p] → patches [B, h·w, p·p·3] in the pixel head's (row, column, channel) order. */

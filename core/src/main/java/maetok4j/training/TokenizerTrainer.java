@@ -1,5 +1,6 @@
 package maetok4j.training;
 
+import maetok4j.tensor.OwnedArrays;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -497,7 +498,7 @@ public final class TokenizerTrainer implements AutoCloseable {
 
     private NDArray mask(int batch, double ratio, SplittableRandom rng, NDManager scope) {
         int n = model.config.encoderGrid() * model.config.encoderGrid();
-        return scope.create(TokenMasking.sampleMask(batch, n, ratio, rng), new Shape(batch, n)); // [B, N]
+        return OwnedArrays.of(scope, TokenMasking.sampleMask(batch, n, ratio, rng), new Shape(batch, n)); // [B, N]
     }
 
     // ---- evaluation, figures, export --------------------------------------------------------------------
