@@ -77,15 +77,8 @@ public final class TokenizerTrainer implements AutoCloseable {
             Path tokenizer, long peakRssBytes) {}
 
     /** Training stopped on a NaN or infinite value; the last good checkpoint is kept. */
-    public static class DivergedException extends RuntimeException {
+    public static final class DivergedException extends RuntimeException {
         public DivergedException(String message) {
-            super(message);
-        }
-    }
-
-    /** A non-finite generator loss or gradient, found before anything was updated (the step can be recomputed). */
-    static final class GeneratorNonFinite extends DivergedException {
-        GeneratorNonFinite(String message) {
             super(message);
         }
     }
@@ -347,20 +340,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                     }
                     micro.add(batches.next());
                 }
-                Map<String, Double> logs;
-                try {
-                    logs = trainStep(micro);
-                } catch (GeneratorNonFinite e) {
-                    // Recomputed once: on these machines a NaN gradient has appeared about once per thousand steps
-                    // and not on recomputation (see the README); a real divergence fails again and stops the run.
-                    listener.note(e.getMessage().replace("; the last good checkpoint is kept", "") + "; recomputing the step once");
-                    Gradients.zero(model.trainableParameters().values());
-                    if (adversary != null) {
-                        adversary.zeroGradients();
-                    }
-                    logs = trainStep(micro);
-                    logs.put("recomputed", 1.0);
-                }
+                Map<String, Double> logs = trainStep(micro);
                 step++;
                 for (Map.Entry<String, Double> e : logs.entrySet()) {
                     sums.merge(e.getKey(), e.getValue(), Double::sum);
@@ -444,7 +424,7 @@ public final class TokenizerTrainer implements AutoCloseable {
             checkFinite(logs);
             Gradients.Norm norm = Gradients.clipGlobalNorm(trainable, config.optim().maxGradNorm());
             if (!norm.finite()) {
-                throw new GeneratorNonFinite("step " + (step + 1) + ": the generator's gradient norm " + norm.describe()
+                throw new DivergedException("step " + (step + 1) + ": the generator's gradient norm " + norm.describe()
                         + "; the last good checkpoint is kept");
             }
             optimizer.update(trainable, lr, scope);
@@ -454,13 +434,8 @@ public final class TokenizerTrainer implements AutoCloseable {
             }
             logs.put("grad_norm", norm.value());
             if (adversary != null) {
-                Map<String, Double> d = adversary.discriminatorStep(pairs, step, lr, rng, scope);
-                try {
-                    checkFinite(step + 1, d);
-                } catch (GeneratorNonFinite e) { // the generator has been updated already: no recomputation
-                    throw new DivergedException(e.getMessage());
-                }
-                logs.putAll(d);
+                logs.putAll(adversary.discriminatorStep(pairs, step, lr, rng, scope));
+                checkFinite(logs);
             }
         }
         logs.put("lr", lr);
@@ -476,7 +451,7 @@ public final class TokenizerTrainer implements AutoCloseable {
     static void checkFinite(long step, Map<String, Double> logs) {
         for (Map.Entry<String, Double> e : logs.entrySet()) {
             if (!Double.isFinite(e.getValue())) {
-                throw new GeneratorNonFinite("step " + step + ": loss term '" + e.getKey() + "' is " + e.getValue()
+                throw new DivergedException("step " + step + ": loss term '" + e.getKey() + "' is " + e.getValue()
                         + "; the last good checkpoint is kept");
             }
         }
