@@ -186,6 +186,29 @@ class TokenizerTrainerTest {
         }
     }
 
+    /** Teacher features (a TorchScript ViT) as an auxiliary target and an LPIPS-style perceptual loss, end to end. */
+    @Test
+    void teacherTargetsAndThePerceptualLossTrainThroughTorchScript(@TempDir Path dir) throws Exception {
+        Path teacher = maetok4j.TestFiles.resource("torchscript/teacher.pt");
+        Path features = maetok4j.TestFiles.resource("torchscript/features.pt");
+        TrainConfig c = tiny("model_args: {image_size: 32, enc_patch_size: 8, dec_patch_size: 8, num_latent_tokens: 4,"
+                        + " codebook_embed_dim: 4, dec_drop_path_rate: 0.0, encoder_dims: {embed_dim: 32, depth: 1, num_heads: 2},"
+                        + " decoder_dims: {embed_dim: 32, depth: 1, num_heads: 2}, aux_decoder_dims: {embed_dim: 32, depth: 1, num_heads: 2}}",
+                "image_size: 32", "max_steps: 3", "disc_weight: 0.0", "aux_pixel_decoder: false",
+                "aux_dino_decoder: true", "aux_dino_model: " + teacher, "perceptual_weight: 0.5", "perceptual_model: " + features);
+        try (TokenizerTrainer t = new TokenizerTrainer(c, TokenizerTrainer.Stage.MASK_MODELING, dir, null, false, QUIET)) {
+            assertThat(t.model().config.auxTargetDims()).containsEntry("dino", 24);
+            t.run();
+        }
+        List<Map<String, Double>> rows = MetricsLog.read(dir.resolve("metrics.jsonl"));
+        assertThat(rows).hasSize(3);
+        for (Map<String, Double> r : rows) {
+            assertThat(r).containsKeys("aux_dino", "aux_hog", "perceptual_loss");
+            assertThat(r.get("aux_dino")).isBetween(-1.0, 1.0); // a negative cosine
+            assertThat(r.get("perceptual_loss")).isPositive();
+        }
+    }
+
     @Test
     void checkFiniteNamesTheStepAndTheTerm() {
         Map<String, Double> logs = new LinkedHashMap<>();
