@@ -7,7 +7,6 @@ import maetok4j.nn.Parameter;
 
 import java.util.Collection;
 import java.util.Map;
-import ai.djl.ndarray.types.DataType;
 
 /** Gradient bookkeeping DJL leaves to the caller: global-norm clipping and zeroing. */
 public final class Gradients {
@@ -30,16 +29,17 @@ public final class Gradients {
 
     /**
      * {@code torch.nn.utils.clip_grad_norm_}: scales every gradient by {@code min(1, max/(norm + 1e-6))}
-     * where norm is the L2 norm over all of them (computed in float64); nothing is scaled when the norm is
+     * where norm is the L2 norm over all of them (per-tensor norms as torch computes them, combined in double); nothing is scaled when the norm is
      * not finite, so the caller can stop before the weights change.
      */
     public static Norm clipGlobalNorm(Map<String, Parameter> params, double maxNorm) {
         double sq = 0;
         String bad = null;
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
-            try (NDArray g = e.getValue().array().getGradient(); NDArray g64 = g.toType(DataType.FLOAT64, false);
-                    NDArray s = g64.square().sum()) {
-                double v = s.getDouble();
+            // Like torch: each tensor's norm in its own precision, the total over the norms in double.
+            try (NDArray g = e.getValue().array().getGradient(); NDArray n = g.norm()) {
+                double norm = n.getFloat();
+                double v = norm * norm;
                 if (!Double.isFinite(v) && bad == null) {
                     bad = e.getKey();
                 }
