@@ -39,6 +39,11 @@ public final class Gradients {
             // Like torch: each tensor's norm in its own precision, the total over the norms in double.
             try (NDArray g = e.getValue().array().getGradient(); NDArray n = g.norm()) {
                 double norm = n.getFloat();
+                if (Double.isInfinite(norm)) { // float32 overflows past ~1.8e19; a finite gradient keeps a finite norm
+                    try (NDArray g64 = g.toType(ai.djl.ndarray.types.DataType.FLOAT64, false); NDArray n64 = g64.norm()) {
+                        norm = n64.getDouble();
+                    }
+                }
                 double v = norm * norm;
                 if (!Double.isFinite(v) && bad == null) {
                     bad = e.getKey();
