@@ -97,8 +97,8 @@ public final class AdamW implements AutoCloseable {
     }
 
     private NDArray copy(NDArray a) {
-        NDArray c = manager.create(a.getShape(), a.getDataType());
-        a.copyTo(c);
+        NDArray c = a.duplicate(); // not copyTo: its legacy dispatch mode makes libtorch print a warning
+        c.attach(manager);
         return c;
     }
 

@@ -154,7 +154,12 @@ final class Adversary implements AutoCloseable {
                 if (v == null) {
                     throw new IllegalArgumentException(folder.resolve("disc.safetensors") + ": no '" + k + "'");
                 }
-                v.toType(p.array().getDataType(), false).copyTo(p.array());
+                NDArray copy = v.toType(p.array().getDataType(), true);
+                copy.attach(discriminator.manager());
+                p.set(copy);
+                if (p.isTrainable()) {
+                    copy.setRequiresGradient(true);
+                }
             });
         }
         try (Safetensors o = Safetensors.open(folder.resolve("disc_optimizer.safetensors"))) {

@@ -52,7 +52,10 @@ public final class Ema implements AutoCloseable {
             if (v == null) {
                 throw new IllegalArgumentException("EMA state has no '" + e.getKey() + "'");
             }
-            v.copyTo(e.getValue());
+            NDArray copy = v.duplicate();
+            copy.attach(manager);
+            e.getValue().close();
+            e.setValue(copy);
         }
     }
 
