@@ -3,13 +3,9 @@ package maetok4j.losses;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import maetok4j.nn.Module;
-import maetok4j.nn.Parameter;
 import maetok4j.nn.StateDict;
 import maetok4j.tensor.Safetensors;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.function.UnaryOperator;
 
 /**
  * A GAN discriminator of the tokenizer's adversarial loss: images in [-1, 1] to real/fake logits. Its
@@ -23,7 +19,6 @@ import java.util.function.UnaryOperator;
 public abstract class Discriminator extends Module implements AutoCloseable {
 
     private NDManager manager;
-    private List<Parameter> tensors;
 
     /** The logits, [B, ...] (a patch map or per-token scores; losses average over everything). */
     public abstract NDArray forward(NDArray images);
@@ -51,26 +46,6 @@ public abstract class Discriminator extends Module implements AutoCloseable {
     /** Replaces every tensor by the file's (strictly: same keys, same shapes); the file may be PyTorch's. */
     public final void load(Safetensors file) {
         StateDict.load(this, file, manager(), StateDict.Mode.STRICT);
-    }
-
-    /**
-     * Runs {@code f} in a child manager of the input's manager with every tensor temporarily attached to
-     * it, returning only the result, attached to the input's manager.
-     */
-    protected final NDArray scoped(NDArray input, UnaryOperator<NDArray> f) {
-        NDManager caller = input.getManager();
-        if (tensors == null) {
-            tensors = new ArrayList<>(stateDict().values());
-        }
-        try (NDManager scope = caller.newSubManager()) {
-            for (Parameter p : tensors) {
-                p.array().tempAttach(scope);
-            }
-            input.tempAttach(scope);
-            NDArray out = f.apply(input);
-            out.attach(caller);
-            return out;
-        }
     }
 
     @Override

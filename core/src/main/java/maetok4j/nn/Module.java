@@ -1,13 +1,17 @@
 package maetok4j.nn;
 
 import maetok4j.tensor.OwnedArrays;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.UnaryOperator;
 
 /**
  * A node of the parameter tree, in the manner of {@code torch.nn.Module}: own parameters and buffers plus
@@ -19,6 +23,7 @@ public abstract class Module {
     private final Map<String, Parameter> tensors = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
     private boolean training;
+    private List<Parameter> all; // stateDict().values(), cached for scoped calls
 
     protected final Parameter parameter(String name, Shape shape, Init init) {
         return add(new Parameter(name, shape, init, Parameter.Kind.PARAMETER, shape.dimension() >= 2));
@@ -127,6 +132,27 @@ public abstract class Module {
             SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode());
             p.init().fill(values, shape, rng);
             p.set(OwnedArrays.of(manager, values, p.shape()));
+        }
+    }
+
+    /**
+     * Runs {@code f} in a child manager of the input's manager with every tensor of this tree temporarily
+     * attached to it, so that every intermediate is freed on return and only the result stays, in the caller's
+     * manager (inference entry points, and training-time calls that must not leave their activations behind).
+     */
+    protected final NDArray scoped(NDArray input, UnaryOperator<NDArray> f) {
+        NDManager caller = input.getManager();
+        if (all == null) {
+            all = new ArrayList<>(stateDict().values());
+        }
+        try (NDManager scope = caller.newSubManager()) {
+            for (Parameter p : all) {
+                p.array().tempAttach(scope);
+            }
+            input.tempAttach(scope);
+            NDArray out = f.apply(input);
+            out.attach(caller);
+            return out;
         }
     }
 }

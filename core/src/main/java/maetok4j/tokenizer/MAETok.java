@@ -10,12 +10,10 @@ import maetok4j.nn.Parameter;
 import maetok4j.nn.StateDict;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 
 /**
  * MAETok ({@code AEModel}, plus {@code MaskAEModel}'s auxiliary decoders when the config lists them):
@@ -36,7 +34,6 @@ public final class MAETok extends Module implements Tokenizer {
     public final Linear postQuantConv;
     private final Map<String, AuxDecoder> aux = new LinkedHashMap<>();
     private NDManager manager;
-    private List<Parameter> tensors;
 
     /** An auxiliary shallow decoder: {@code post_quant_conv_<t>}, {@code decoder_<t>} (identity head) and {@code to_pixel_<t>}. */
     public record AuxDecoder(Linear postQuantConv, Decoder decoder, Linear toPixel) {}
@@ -182,26 +179,6 @@ public final class MAETok extends Module implements Tokenizer {
     private static void requireFloat(NDArray a, String what) {
         if (a.getDataType() != DataType.FLOAT32) {
             throw new IllegalArgumentException(what + " must be float32, got " + a.getDataType());
-        }
-    }
-
-    /**
-     * Runs {@code f} in a child manager of the input's manager with the parameters temporarily attached,
-     * so that every intermediate is freed on return and only the result stays, in the caller's manager.
-     */
-    private NDArray scoped(NDArray input, UnaryOperator<NDArray> f) {
-        NDManager caller = input.getManager();
-        if (tensors == null) {
-            tensors = new ArrayList<>(stateDict().values());
-        }
-        try (NDManager scope = caller.newSubManager()) {
-            for (Parameter p : tensors) {
-                p.array().tempAttach(scope);
-            }
-            input.tempAttach(scope);
-            NDArray out = f.apply(input);
-            out.attach(caller);
-            return out;
         }
     }
 
