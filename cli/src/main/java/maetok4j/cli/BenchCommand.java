@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import maetok4j.tokenizer.Tokenizer;
 import maetok4j.tokenizer.Tokenizers;
+import maetok4j.tensor.ProcessMemory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -14,8 +15,6 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -61,7 +60,7 @@ final class BenchCommand implements Callable<Integer> {
             try (Progress progress = new Progress("bench", warmup + iterations, "batch", true)) {
                 for (int i = -warmup; i < iterations; i++) {
                     if (i == 0) {
-                        rssBefore = memoryKb("VmRSS");
+                        rssBefore = ProcessMemory.kb("VmRSS");
                         arraysBefore = ((BaseNDManager) manager).getManagedArrays().size();
                     }
                     try (NDManager step = manager.newSubManager()) {
@@ -80,12 +79,12 @@ final class BenchCommand implements Callable<Integer> {
                     progress.step(1);
                     if (i >= 0 && (i + 1) % Math.max(1, iterations / 10) == 0) {
                         Runtime rt = Runtime.getRuntime();
-                        trace.add(Reports.object().put("batch", i + 1).put("rss_mb", memoryKb("VmRSS") / 1024.0)
+                        trace.add(Reports.object().put("batch", i + 1).put("rss_mb", ProcessMemory.kb("VmRSS") / 1024.0)
                                 .put("java_heap_committed_mb", rt.totalMemory() / 1048576.0));
                     }
                 }
             }
-            long rssAfter = memoryKb("VmRSS");
+            long rssAfter = ProcessMemory.kb("VmRSS");
             int arraysAfter = ((BaseNDManager) manager).getManagedArrays().size();
             double encMedian = median(enc);
             double decMedian = median(dec);
@@ -100,7 +99,7 @@ final class BenchCommand implements Callable<Integer> {
                     .put("decode_images_per_second", batchSize / decMedian)
                     .put("encode_decode_images_per_second", batchSize / bothMedian)
                     .put("rss_mb_before", rssBefore / 1024.0).put("rss_mb_after", rssAfter / 1024.0)
-                    .put("rss_mb_peak", memoryKb("VmHWM") / 1024.0)
+                    .put("rss_mb_peak", ProcessMemory.kb("VmHWM") / 1024.0)
                     .put("native_arrays_before", arraysBefore).put("native_arrays_after", arraysAfter);
             out.set("memory_trace", trace);
             System.out.printf("%s at %d px, batch %d, %d timed batches (medians):%n", model, s, batchSize, iterations);
@@ -108,7 +107,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf("  decode          %8.3f img/s  (%.3f s/batch)%n", batchSize / decMedian, decMedian);
             System.out.printf("  encode+decode   %8.3f img/s%n", batchSize / bothMedian);
             System.out.printf("  memory          RSS %.0f MB -> %.0f MB, peak %.0f MB; native arrays %d -> %d%n",
-                    rssBefore / 1024.0, rssAfter / 1024.0, memoryKb("VmHWM") / 1024.0, arraysBefore, arraysAfter);
+                    rssBefore / 1024.0, rssAfter / 1024.0, ProcessMemory.kb("VmHWM") / 1024.0, arraysBefore, arraysAfter);
             StringBuilder t = new StringBuilder("  RSS / Java heap ");
             trace.forEach(n -> t.append(String.format(" %d:%.0f/%.0f", n.get("batch").asInt(), n.get("rss_mb").asDouble(),
                     n.get("java_heap_committed_mb").asDouble())));
@@ -123,19 +122,5 @@ final class BenchCommand implements Callable<Integer> {
         Arrays.sort(v);
         int n = v.length;
         return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    }
-
-    /** A field of /proc/self/status in kB (0 where /proc is absent). */
-    static long memoryKb(String field) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(field + ":")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-        return 0;
     }
 }

@@ -356,7 +356,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                     int n = counted;
                     sums.forEach((k, v) -> row.put(k, v / n));
                     row.put("img_per_s", imagesSinceLog / seconds);
-                    long rss = rssBytes();
+                    long rss = maetok4j.tensor.ProcessMemory.rssBytes();
                     peakRss = Math.max(peakRss, rss);
                     row.put("rss_mb", rss / 1e6);
                     Runtime rt = Runtime.getRuntime();
@@ -612,20 +612,6 @@ public final class TokenizerTrainer implements AutoCloseable {
         h ^= h >>> 33;
         h *= 0xff51afd7ed558ccdL;
         return h ^ (h >>> 33);
-    }
-
-    /** Resident memory of this process (Linux), or 0 where unknown. */
-    static long rssBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (Exception e) {
-            return 0;
-        }
-        return 0;
     }
 
     @Override
