@@ -1,6 +1,5 @@
 package maetok4j.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import maetok4j.tensor.AtomicFiles;
 import maetok4j.training.TokenizerTrainer;
 import maetok4j.training.TrainConfig;
@@ -90,17 +89,7 @@ final class TrainCommands {
             } finally {
                 bar.close();
             }
-            ObjectNode o = Reports.object();
-            o.put("stage", s.stage().command).put("steps", s.steps()).put("resumed_from", s.resumedFrom())
-                    .put("seconds", s.seconds()).put("images_per_second", s.imagesPerSecond())
-                    .put("peak_rss_bytes", s.peakRssBytes()).put("tokenizer", s.tokenizer().toString());
-            if (s.heldOutPsnr() != null) {
-                o.put("val_psnr", s.heldOutPsnr()).put("val_ssim", s.heldOutSsim());
-            }
-            if (s.pcaBaseline() != null) {
-                o.put("pca_val_psnr", s.pcaBaseline()[0]).put("pca_val_ssim", s.pcaBaseline()[1]);
-            }
-            Reports.write(json, o);
+            Reports.write(json, s.toJson());
             System.out.printf(Locale.ROOT, "%s: %d steps in %.0f s (%.1f img/s), held-out PSNR %s dB, peak RSS %.2f GB%n",
                     stage().command, s.steps() - s.resumedFrom(), s.seconds(), s.imagesPerSecond(),
                     s.heldOutPsnr() == null ? "n/a" : String.format(Locale.ROOT, "%.2f", s.heldOutPsnr()), s.peakRssBytes() / 1e9);

@@ -74,7 +74,31 @@ public final class TokenizerTrainer implements AutoCloseable {
     /** What a finished run reports. */
     public record Summary(Stage stage, long steps, long resumedFrom, double seconds, double imagesPerSecond,
             Map<String, Double> lastLogged, Double heldOutPsnr, Double heldOutSsim, Double bestPsnr, double[] pcaBaseline,
-            Path tokenizer, long peakRssBytes) {}
+            Path tokenizer, long peakRssBytes) {
+
+        /** The run's {@code summary.json} (also what {@code --json} writes). */
+        public ObjectNode toJson() {
+            ObjectNode o = JSON.createObjectNode();
+            o.put("stage", stage.command).put("steps", steps).put("resumed_from", resumedFrom)
+                    .put("seconds", seconds).put("images_per_second", imagesPerSecond)
+                    .put("peak_rss_bytes", peakRssBytes).put("tokenizer", String.valueOf(tokenizer));
+            if (heldOutPsnr != null) {
+                o.put("val_psnr", heldOutPsnr);
+            }
+            if (heldOutSsim != null) {
+                o.put("val_ssim", heldOutSsim);
+            }
+            if (bestPsnr != null) {
+                o.put("best_val_psnr", bestPsnr);
+            }
+            if (pcaBaseline != null) {
+                o.put("pca_val_psnr", pcaBaseline[0]).put("pca_val_ssim", pcaBaseline[1]);
+            }
+            ObjectNode last = o.putObject("last_logged");
+            lastLogged.forEach(last::put);
+            return o;
+        }
+    }
 
     /** Training stopped on a NaN or infinite value; the last good checkpoint is kept. */
     public static final class DivergedException extends RuntimeException {
@@ -565,27 +589,9 @@ public final class TokenizerTrainer implements AutoCloseable {
     }
 
     private void writeSummary(Summary s) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("stage", stage.command).put("steps", s.steps()).put("resumed_from", s.resumedFrom())
-                .put("seconds", s.seconds()).put("images_per_second", s.imagesPerSecond())
-                .put("peak_rss_bytes", s.peakRssBytes()).put("tokenizer", String.valueOf(s.tokenizer()));
-        if (s.heldOutPsnr() != null) {
-            o.put("val_psnr", s.heldOutPsnr());
-        }
-        if (s.heldOutSsim() != null) {
-            o.put("val_ssim", s.heldOutSsim());
-        }
-        if (s.bestPsnr() != null) {
-            o.put("best_val_psnr", s.bestPsnr());
-        }
-        if (s.pcaBaseline() != null) {
-            o.put("pca_val_psnr", s.pcaBaseline()[0]).put("pca_val_ssim", s.pcaBaseline()[1]);
-        }
-        ObjectNode last = o.putObject("last_logged");
-        s.lastLogged().forEach(last::put);
         try {
             maetok4j.tensor.AtomicFiles.writeString(runDir.resolve("summary.json"),
-                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o) + "\n");
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(s.toJson()) + "\n");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
