@@ -154,13 +154,11 @@ public final class TokenizerTrainer implements AutoCloseable {
             TokenizerConfig modelConfig = latest != null ? Checkpoints.readConfig(latest.folder()) : modelConfig(config, stage, from);
             model = latest != null ? RunCheckpoints.loadModel(latest.folder(), modelConfig, manager)
                     : initialModel(modelConfig, stage, from, config.run().globalSeed(), manager);
-            model.train(true);
             if (stage == Stage.DECODER_FINETUNE) {
                 model.encoder.setTrainable(false);
                 model.quantConv.setTrainable(false);
-                model.encoder.train(false);
-                model.quantConv.train(false);
             }
+            trainingMode();
             int size = model.imageSize();
             dataset = Datasets.open(config.data().dataset(), true, false, 0, null);
             int val = config.data().valImages();
@@ -527,6 +525,15 @@ public final class TokenizerTrainer implements AutoCloseable {
         return out;
     }
 
+    /** Training mode for what trains; the frozen encoder of stage 2 stays in eval mode. */
+    private void trainingMode() {
+        model.train(true);
+        if (stage == Stage.DECODER_FINETUNE) {
+            model.encoder.train(false);
+            model.quantConv.train(false);
+        }
+    }
+
     /** Runs {@code body} in eval mode with the EMA weights (when kept), then restores training mode and weights. */
     private void withEvalWeights(Runnable body) {
         Runnable inEval = () -> {
@@ -534,11 +541,7 @@ public final class TokenizerTrainer implements AutoCloseable {
             try {
                 body.run();
             } finally {
-                model.train(true);
-                if (stage == Stage.DECODER_FINETUNE) {
-                    model.encoder.train(false);
-                    model.quantConv.train(false);
-                }
+                trainingMode();
             }
         };
         if (ema != null) {
