@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.config.Fields;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -156,7 +156,7 @@ public record TokenizerConfig(
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("the config is not a JSON object");
         }
-        Fields f = new Fields((ObjectNode) root);
+        Fields f = new Fields((ObjectNode) root, DEFAULTS);
         String encType = f.string("enc_type");
         String decType = f.string("dec_type");
         require("vit".equals(encType), "enc_type '" + encType + "' is not supported: maetok4j implements the ViT tokenizer ('vit')");
@@ -190,11 +190,11 @@ public record TokenizerConfig(
         return new TokenizerConfig(
                 f.integer("image_size"), f.integer("base_image_size"), f.integer("codebook_embed_dim"),
                 f.integer("num_latent_tokens"), encoderModel, decoderModel,
-                f.dims("encoder_dims", encoderModel), f.dims("decoder_dims", decoderModel),
+                dims((ObjectNode) root, "encoder_dims", encoderModel), dims((ObjectNode) root, "decoder_dims", decoderModel),
                 f.integer("enc_patch_size"), f.integer("dec_patch_size"), f.bool("dec_cls_token"),
                 f.bool("use_ape"), f.bool("use_rope"), f.bool("rope_mixed"), f.number("rope_theta"),
                 f.number("enc_token_drop"), f.number("enc_token_drop_max"), f.number("vq_mean"), f.number("vq_std"),
-                auxModel, aux.isEmpty() && root.get("aux_decoder_dims") == null ? safeDims(auxModel) : f.dims("aux_decoder_dims", auxModel),
+                auxModel, aux.isEmpty() && root.get("aux_decoder_dims") == null ? safeDims(auxModel) : dims((ObjectNode) root, "aux_decoder_dims", auxModel),
                 f.bool("aux_dec_cls_token"), aux, targetDims, extra);
     }
 
@@ -247,91 +247,32 @@ public record TokenizerConfig(
         }
     }
 
-    /** Typed access to config fields with the reference defaults and one clear message per bad field. */
-    private record Fields(ObjectNode root) {
-
-        JsonNode get(String key) {
-            JsonNode v = root.get(key);
-            return v == null || v.isNull() ? DEFAULTS.get(key) : v;
-        }
-
-        int integer(String key) {
-            JsonNode v = get(key);
-            if (v == null || !v.isIntegralNumber() || !v.canConvertToInt()) {
-                throw new IllegalArgumentException("field '" + key + "' must be an integer, got " + v);
-            }
-            return v.asInt();
-        }
-
-        double number(String key) {
-            JsonNode v = get(key);
-            if (v == null || !v.isNumber()) {
-                throw new IllegalArgumentException("field '" + key + "' must be a number, got " + v);
-            }
-            return v.asDouble();
-        }
-
-        boolean bool(String key) {
-            JsonNode v = get(key);
-            if (v == null || !v.isBoolean()) {
-                throw new IllegalArgumentException("field '" + key + "' must be true or false, got " + v);
-            }
-            return v.asBoolean();
-        }
-
-        String string(String key) {
-            JsonNode v = get(key);
-            if (v == null || !v.isTextual()) {
-                throw new IllegalArgumentException("field '" + key + "' must be a string, got " + v);
-            }
-            return v.asText();
-        }
-
-        List<String> stringList(String key) {
-            JsonNode v = root.get(key);
-            if (v == null || v.isNull()) {
-                return List.of();
-            }
-            if (!v.isArray()) {
-                throw new IllegalArgumentException("field '" + key + "' must be a list of strings, got " + v);
-            }
-            List<String> out = new java.util.ArrayList<>();
-            for (Iterator<JsonNode> it = v.elements(); it.hasNext(); ) {
-                JsonNode e = it.next();
-                if (!e.isTextual()) {
-                    throw new IllegalArgumentException("field '" + key + "' must be a list of strings, got " + v);
-                }
-                out.add(e.asText());
-            }
-            return out;
-        }
-
-        ViTDims dims(String key, String modelName) {
-            JsonNode v = root.get(key);
-            if (v == null || v.isNull()) {
-                try {
-                    return ViTDims.fromModelName(modelName);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("field '" + key + "' is absent and " + e.getMessage());
-                }
-            }
-            if (!v.isObject()) {
-                throw new IllegalArgumentException("field '" + key + "' must be {embed_dim, depth, num_heads}, got " + v);
-            }
-            int[] d = new int[3];
-            String[] names = {"embed_dim", "depth", "num_heads"};
-            for (int i = 0; i < 3; i++) {
-                JsonNode n = v.get(names[i]);
-                if (n == null || !n.isIntegralNumber()) {
-                    throw new IllegalArgumentException("field '" + key + "." + names[i] + "' must be an integer, got " + n);
-                }
-                d[i] = n.asInt();
-            }
+    /** {embed_dim, depth, num_heads} from an explicit field, else from the timm model name. */
+    private static ViTDims dims(ObjectNode root, String key, String modelName) {
+        JsonNode v = root.get(key);
+        if (v == null || v.isNull()) {
             try {
-                return new ViTDims(d[0], d[1], d[2]);
+                return ViTDims.fromModelName(modelName);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("field '" + key + "': " + e.getMessage());
+                throw new IllegalArgumentException("field '" + key + "' is absent and " + e.getMessage());
             }
+        }
+        if (!v.isObject()) {
+            throw new IllegalArgumentException("field '" + key + "' must be {embed_dim, depth, num_heads}, got " + v);
+        }
+        int[] d = new int[3];
+        String[] names = {"embed_dim", "depth", "num_heads"};
+        for (int i = 0; i < 3; i++) {
+            JsonNode n = v.get(names[i]);
+            if (n == null || !n.isIntegralNumber()) {
+                throw new IllegalArgumentException("field '" + key + "." + names[i] + "' must be an integer, got " + n);
+            }
+            d[i] = n.asInt();
+        }
+        try {
+            return new ViTDims(d[0], d[1], d[2]);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("field '" + key + "': " + e.getMessage());
         }
     }
 }
