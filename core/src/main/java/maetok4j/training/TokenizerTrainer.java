@@ -118,7 +118,6 @@ public final class TokenizerTrainer implements AutoCloseable {
     private final Dataset dataset;
     private final DataLoader loader;
     private final NDArray valImages; // [V, 3, S, S]
-    private final int trainImages;
     private final long totalSteps;
     private final CosineSchedule schedule;
     private final AdamW optimizer;
@@ -166,7 +165,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                 throw new IllegalArgumentException("val_images (" + val + ") must be smaller than the dataset (" + dataset.size() + " images)");
             }
             int[][] split = DataLoader.split(dataset.size(), (double) val / dataset.size(), config.run().globalSeed());
-            trainImages = split[0].length;
+            int trainImages = split[0].length;
             ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(size) : ImageTransform.eval(size);
             loader = new DataLoader(dataset, split[0], transform, config.optim().microBatchSize(), true, true,
                     config.run().globalSeed(), config.data().numWorkers(), 4);
@@ -610,10 +609,6 @@ public final class TokenizerTrainer implements AutoCloseable {
 
     public long totalSteps() {
         return totalSteps;
-    }
-
-    public int trainImages() {
-        return trainImages;
     }
 
     static long mix(long seed, long step) {
