@@ -1,5 +1,7 @@
 package maetok4j.losses;
 
+import maetok4j.nn.NetworkInput;
+import maetok4j.nn.Sidecar;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;

@@ -1,5 +1,6 @@
 package maetok4j.losses;
 
+import maetok4j.nn.NetworkInput;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;

@@ -1,4 +1,4 @@
-package maetok4j.losses;
+package maetok4j.nn;
 
 import maetok4j.tensor.OwnedArrays;
 import ai.djl.ndarray.NDArray;
@@ -101,7 +101,7 @@ public record NetworkInput(float[] shift, float[] scale, int size) {
      * The [out, in] matrix of 1-D bilinear interpolation with half-pixel centres (PyTorch's align_corners=False):
      * output i samples the input at {@code (i + 0.5)·in/out − 0.5}, clamped below at 0, between its two neighbours.
      */
-    static float[] bilinearMatrix(int in, int out) {
+    public static float[] bilinearMatrix(int in, int out) {
         float[] w = new float[out * in];
         float ratio = (float) in / out;
         for (int i = 0; i < out; i++) {
@@ -120,7 +120,7 @@ public record NetworkInput(float[] shift, float[] scale, int size) {
      *
      * @param field the node's name in the sidecar, for messages
      */
-    static NetworkInput fromJson(Sidecar sidecar, String field, JsonNode node, int size) {
+    public static NetworkInput fromJson(Sidecar sidecar, String field, JsonNode node, int size) {
         if (!node.isObject()) {
             throw sidecar.error(field, "must be an object with shift/scale or mean/std");
         }

@@ -1,4 +1,4 @@
-package maetok4j.losses;
+package maetok4j.nn;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,12 +16,12 @@ import java.util.Set;
  * Users write these by hand, so every problem is reported as one line naming the file and the field, and
  * unknown fields are errors (a misspelt optional field would otherwise be silently ignored).
  */
-final class Sidecar {
+public final class Sidecar {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    final Path file;
-    final JsonNode root;
+    public final Path file;
+    public final JsonNode root;
 
     private Sidecar(Path file, JsonNode root) {
         this.file = file;
@@ -29,14 +29,14 @@ final class Sidecar {
     }
 
     /** {@code dir/NAME.pt} → {@code dir/NAME.json} (the last extension replaced, or ".json" appended). */
-    static Path besides(Path network) {
+    public static Path besides(Path network) {
         String name = network.getFileName().toString();
         int dot = name.lastIndexOf('.');
         return network.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".json");
     }
 
     /** Reads the file and checks its {@code kind} and that it has no fields besides {@code allowed}. */
-    static Sidecar read(Path file, String kind, String... allowed) {
+    public static Sidecar read(Path file, String kind, String... allowed) {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException(file + ": no such file (the JSON that describes the network)");
         }
@@ -60,11 +60,11 @@ final class Sidecar {
         return s;
     }
 
-    IllegalArgumentException error(String field, String problem) {
+    public IllegalArgumentException error(String field, String problem) {
         return new IllegalArgumentException(file + ": '" + field + "' " + problem);
     }
 
-    void allowOnly(String parent, JsonNode node, String... allowed) {
+    public void allowOnly(String parent, JsonNode node, String... allowed) {
         Set<String> ok = Set.of(allowed);
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String name = it.next();
@@ -75,7 +75,7 @@ final class Sidecar {
     }
 
     /** Exactly {@code n} finite numbers ({@code n < 0}: any non-zero count). */
-    double[] numbers(String field, JsonNode node, int n) {
+    public double[] numbers(String field, JsonNode node, int n) {
         if (node == null || !node.isArray() || (n >= 0 ? node.size() != n : node.size() == 0)) {
             throw error(field, "must be a list of " + (n >= 0 ? n + " numbers" : "numbers") + ", got " + (node == null ? "nothing" : node.toString()));
         }
@@ -91,7 +91,7 @@ final class Sidecar {
     }
 
     /** An optional integer field at least {@code min}; {@code absent} if it is missing or null. */
-    int integer(String field, int absent, int min) {
+    public int integer(String field, int absent, int min) {
         JsonNode node = root.get(field);
         if (node == null || node.isNull()) {
             return absent;
@@ -103,7 +103,7 @@ final class Sidecar {
     }
 
     /** A required integer field at least {@code min}. */
-    int requiredInteger(String field, int min) {
+    public int requiredInteger(String field, int min) {
         if (!root.has(field) || root.get(field).isNull()) {
             throw error(field, "is required (an integer >= " + min + ")");
         }
@@ -111,7 +111,7 @@ final class Sidecar {
     }
 
     /** An optional string field; null if missing. */
-    String text(String field) {
+    public String text(String field) {
         JsonNode node = root.get(field);
         if (node == null || node.isNull()) {
             return null;
