@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             DataCommand.class,
             TrainCommands.Train.class,
             TrainCommands.FinetuneDecoder.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

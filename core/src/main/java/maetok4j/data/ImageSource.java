@@ -77,12 +77,38 @@ public final class ImageSource {
             if (!t.dtype().equals("F32") && !t.dtype().equals("F16") && !t.dtype().equals("BF16")) {
                 throw new TensorFileException(file + ": 'images' must be float, got " + t.dtype());
             }
-            if (s[2] != imageSize || s[3] != imageSize) {
+            if (imageSize > 0 && (s[2] != imageSize || s[3] != imageSize)) {
                 throw new TensorFileException(file + ": 'images' are " + s[2] + "x" + s[3] + ", the model takes "
                         + imageSize + "x" + imageSize + (resize ? " (tensor inputs are not resized)" : ""));
             }
             return s[0];
         }
+    }
+
+    /**
+     * The side of the first input's images, for sets compared at their own size: a tensor file's H (its images
+     * must be square), or the first image file's side; a non-square picture is an error naming the file.
+     */
+    public static int firstImageSize(List<Path> inputs) {
+        ImageSource probe = open(inputs, -1, true);
+        Item first = probe.items.get(0);
+        long h;
+        long w;
+        if (first.index() >= 0) {
+            try (Safetensors st = Safetensors.open(first.file())) {
+                long[] s = st.tensors().get("images").shape();
+                h = s[2];
+                w = s[3];
+            }
+        } else {
+            BufferedImage image = ImageFiles.read(first.file());
+            h = image.getHeight();
+            w = image.getWidth();
+        }
+        if (h != w) {
+            throw new ImageFileException(first.file() + ": image is " + w + "x" + h + "; give the size to compare at (square center crops)");
+        }
+        return Math.toIntExact(h);
     }
 
     private static String stem(String name) {

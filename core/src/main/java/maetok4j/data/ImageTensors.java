@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 
 /** 8-bit RGB images to model tensors [B, 3, H, W] in [-1, 1] and back, in the reference's conventions. */
 public final class ImageTensors {
@@ -31,6 +32,39 @@ public final class ImageTensors {
             writeChw(img, data, b * 3 * plane);
         }
         return OwnedArrays.of(manager, data, new Shape(images.size(), 3, h, w));
+    }
+
+    /**
+     * Rows of a dataset as the evaluation sees them: each image through {@link ImageTransform#eval} (the ADM
+     * center crop to {@code size}), then {@link #toTensor}; [rows, 3, size, size], owned by {@code manager}.
+     */
+    public static NDArray load(Dataset data, int[] rows, int size, NDManager manager) {
+        ImageTransform t = ImageTransform.eval(size);
+        List<BufferedImage> images = new ArrayList<>(rows.length);
+        for (int r : rows) {
+            images.add(t.apply(data.image(r), new SplittableRandom(0))); // the eval transform draws nothing
+        }
+        return toTensor(images, manager);
+    }
+
+    /**
+     * 8-bit pictures stored as numpy does ({@code uint8 [n, H, W, 3]}, the ADM reference batches' {@code arr_0})
+     * to [n, 3, H, W] in [-1, 1], owned by {@code manager}.
+     */
+    public static NDArray fromHwcBytes(byte[] hwc, int n, int h, int w, NDManager manager) {
+        int plane = h * w;
+        if (hwc.length != n * plane * 3) {
+            throw new IllegalArgumentException("expected " + n + "x" + h + "x" + w + "x3 bytes, got " + hwc.length);
+        }
+        float[] chw = new float[hwc.length];
+        for (int b = 0; b < n; b++) {
+            for (int i = 0; i < plane; i++) {
+                for (int c = 0; c < 3; c++) {
+                    chw[(b * 3 + c) * plane + i] = (((hwc[(b * plane + i) * 3 + c] & 0xff) / 255f) - 0.5f) / 0.5f;
+                }
+            }
+        }
+        return OwnedArrays.of(manager, chw, new Shape(n, 3, h, w));
     }
 
     /** Writes one image as [3, H, W] values {@code (v/255 - 0.5)/0.5} into {@code dst} at {@code offset}. */

@@ -3,7 +3,13 @@ package maetok4j.metrics;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.NDManager;
 import maetok4j.analysis.Pca;
+import maetok4j.data.Dataset;
+import maetok4j.data.ImageTensors;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
 
 import java.util.random.RandomGenerator;
 
@@ -30,6 +36,42 @@ public final class PcaCodec {
         this.pca = pca;
         this.components = components;
         this.imageShape = imageShape;
+    }
+
+    /**
+     * Largest image (C·H·W values) a baseline is fitted for: the d×d float64 scatter matrix is 128 MB there,
+     * and its eigen-decomposition takes seconds; it grows with d² and d³.
+     */
+    public static final int MAX_DIMENSION = 4096;
+
+    /** Why no baseline can be fitted for these images, or null when one can. */
+    public static String unfittable(int channels, int size, int components, int trainImages) {
+        long d = (long) channels * size * size;
+        if (d > MAX_DIMENSION) {
+            return channels + "x" + size + "x" + size + " images have " + d + " values, over the " + MAX_DIMENSION + " a PCA is fitted for";
+        }
+        if (components >= trainImages) {
+            return components + " components need more than " + trainImages + " training images";
+        }
+        return null;
+    }
+
+    /**
+     * The baseline with {@code components} components fitted on {@code trainRows} of {@code data} (ADM center
+     * crops to {@code size}, streamed in chunks); the subspace solver starts from {@code seed}.
+     */
+    public static PcaCodec fit(Dataset data, int[] trainRows, int size, int components, long seed, NDManager manager) {
+        String why = unfittable(3, size, components, trainRows.length);
+        if (why != null) {
+            throw new IllegalArgumentException("no PCA baseline: " + why);
+        }
+        Fitter fitter = new Fitter(3, size, size);
+        for (int from = 0; from < trainRows.length; from += 256) {
+            try (NDManager scope = manager.newSubManager()) {
+                fitter.add(ImageTensors.load(data, Arrays.copyOfRange(trainRows, from, Math.min(trainRows.length, from + 256)), size, scope));
+            }
+        }
+        return fitter.fit(components, new SplittableRandom(seed));
     }
 
     /** Streams training images into a PCA. */

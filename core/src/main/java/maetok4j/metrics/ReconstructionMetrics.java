@@ -5,6 +5,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import maetok4j.data.ImageTensors;
 
+import java.util.stream.IntStream;
+
 /**
  * Streaming PSNR and SSIM over batches of reconstructions, in the protocol of the reference evaluation
  * ({@code inference/reconstruct_vq.py} at f4d60a0):
@@ -22,7 +24,8 @@ import maetok4j.data.ImageTensors;
 public final class ReconstructionMetrics {
 
     private final Ssim.Options ssimOptions;
-    private Ssim ssim;
+    // one evaluator per thread: images are scored in parallel, each Ssim owns scratch buffers
+    private ThreadLocal<Ssim> ssim;
     private Shape imageShape;
     private long count;
     private double psnrSum;
@@ -47,7 +50,7 @@ public final class ReconstructionMetrics {
         Shape image = s.slice(1);
         if (imageShape == null) {
             imageShape = image;
-            ssim = new Ssim((int) image.get(0), (int) image.get(1), (int) image.get(2), ssimOptions);
+            ssim = ThreadLocal.withInitial(() -> new Ssim((int) image.get(0), (int) image.get(1), (int) image.get(2), ssimOptions));
         } else if (!imageShape.equals(image)) {
             throw new IllegalArgumentException("images of " + image + " after images of " + imageShape);
         }
@@ -57,10 +60,17 @@ public final class ReconstructionMetrics {
             rec[i] = ImageTensors.quantize(rec[i]) / 255f;
         }
         int size = (int) image.size();
-        for (int b = 0; b < (int) s.get(0); b++) {
-            psnrSum += Psnr.unitRange(truth, rec, b * size, size);
+        int batch = (int) s.get(0);
+        double[] psnr = new double[batch];
+        double[] ssims = new double[batch];
+        IntStream.range(0, batch).parallel().forEach(b -> {
+            psnr[b] = Psnr.unitRange(truth, rec, b * size, size);
             // the reference passes the reconstruction first; SSIM is symmetric, so the order does not matter
-            ssimSum += ssim.of(rec, b * size, truth, b * size);
+            ssims[b] = ssim.get().of(rec, b * size, truth, b * size);
+        });
+        for (int b = 0; b < batch; b++) { // summed in image order, so the result does not depend on the threads
+            psnrSum += psnr[b];
+            ssimSum += ssims[b];
         }
         count += s.get(0);
     }

@@ -22,6 +22,14 @@ public interface Tokenizer extends AutoCloseable {
     /** The shape of one image's latent, e.g. [L, H] for MAETok. */
     long[] latentShape();
 
+    /**
+     * The axis of {@link #latentShape()} that holds the channels: the last for token latents [L, H] (MAETok),
+     * the first for spatial latents [C, h, w].
+     */
+    default int latentChannelAxis() {
+        return latentShape().length - 1;
+    }
+
     NDArray encode(NDArray images);
 
     NDArray decode(NDArray latents);

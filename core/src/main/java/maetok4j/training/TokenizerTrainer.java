@@ -169,7 +169,7 @@ public final class TokenizerTrainer implements AutoCloseable {
             ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(size) : ImageTransform.eval(size);
             loader = new DataLoader(dataset, split[0], transform, config.optim().microBatchSize(), true, true,
                     config.run().globalSeed(), config.data().numWorkers(), 4);
-            valImages = loadImages(dataset, split[1], size, manager);
+            valImages = ImageTensors.load(dataset, split[1], size, manager);
             totalSteps = config.totalSteps(trainImages);
             double base = config.optim().baseLr();
             schedule = config.optim().lrScheduler().equals("cosine")
@@ -270,23 +270,11 @@ public final class TokenizerTrainer implements AutoCloseable {
         return MAETok.create(c, manager, seed);
     }
 
-    private static NDArray loadImages(Dataset data, int[] rows, int size, NDManager manager) {
-        ImageTransform t = ImageTransform.eval(size);
-        List<java.awt.image.BufferedImage> images = new ArrayList<>();
-        for (int r : rows) {
-            images.add(t.apply(data.image(r), new SplittableRandom(0)));
-        }
-        return ImageTensors.toTensor(images, manager);
-    }
-
-    /** Largest image (C·H·W values) the PCA baseline is fitted for: its d×d float64 scatter matrix is 128 MB here. */
-    static final int PCA_MAX_DIMENSION = 4096;
-
     /**
      * The linear baseline the tokenizer must beat: PCA fitted on the training split (center crops), keeping as
      * many components as the tokenizer has latent floats, scored on the same held-out images in the same
-     * protocol. Computed once per run ({@code pca_baseline.json}); skipped for images over
-     * {@value #PCA_MAX_DIMENSION} values.
+     * protocol. Computed once per run ({@code pca_baseline.json}); skipped when
+     * {@link maetok4j.metrics.PcaCodec#unfittable} says so.
      */
     private double[] pcaBaseline(Dataset data, int[] trainRows, int size) {
         Path cache = runDir.resolve("pca_baseline.json");
@@ -301,18 +289,12 @@ public final class TokenizerTrainer implements AutoCloseable {
         } catch (java.io.IOException e) {
             // recompute below
         }
-        if (3L * size * size > PCA_MAX_DIMENSION || k >= trainRows.length) {
+        if (maetok4j.metrics.PcaCodec.unfittable(3, size, k, trainRows.length) != null) {
             return null;
         }
         listener.note("fitting the PCA baseline (" + k + " components) on " + trainRows.length + " training images");
-        maetok4j.metrics.PcaCodec codec;
         try (NDManager scope = manager.newSubManager()) {
-            maetok4j.metrics.PcaCodec.Fitter fitter = new maetok4j.metrics.PcaCodec.Fitter(3, size, size);
-            for (int from = 0; from < trainRows.length; from += 256) {
-                int[] rows = java.util.Arrays.copyOfRange(trainRows, from, Math.min(trainRows.length, from + 256));
-                fitter.add(loadImages(data, rows, size, scope));
-            }
-            codec = fitter.fit(k, new SplittableRandom(config.run().globalSeed()));
+            maetok4j.metrics.PcaCodec codec = maetok4j.metrics.PcaCodec.fit(data, trainRows, size, k, config.run().globalSeed(), scope);
             ReconstructionMetrics m = new ReconstructionMetrics();
             m.add(valImages, codec.reconstruct(valImages));
             double[] out = {m.psnr(), m.ssim()};
