@@ -5,23 +5,35 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * Writes a safetensors file whose tensors arrive in pieces (batches of rows), so outputs larger than memory can
  * be produced. Shapes are declared up front; rows are written at their offsets into a temp file that replaces
  * the target only on {@link #commit()} (see {@link AtomicFiles}). Closing without commit leaves no file.
+ *
+ * <p>{@link #writeRaw} writes whole tensors given as bytes instead, for data that never was an engine array
+ * (weights converted from a PyTorch checkpoint, in dtypes such as BF16 and I16 that the engine cannot hold).
+ * Both write the same header.
  */
 public final class SafetensorsWriter implements AutoCloseable {
+
+    /** The dtypes {@link Safetensors} reads, with their element size in bytes: what {@link RawTensor} accepts. */
+    private static final Map<String, Integer> RAW_DTYPES = Map.of("F64", 8, "F32", 4, "F16", 2, "BF16", 2,
+            "I64", 8, "I32", 4, "I16", 2, "I8", 1, "U8", 1, "BOOL", 1);
 
     /** A tensor's declared type and full shape. */
     public record Spec(DataType dtype, long... shape) {
@@ -51,7 +63,54 @@ public final class SafetensorsWriter implements AutoCloseable {
         long bytes() {
             return shape.length == 0 ? dtype.getNumOfBytes() : Math.multiplyExact(rowBytes(), shape[0]);
         }
+
+        private Layout layout() {
+            return new Layout(Safetensors.dtypeName(dtype), shape, bytes());
+        }
     }
+
+    /**
+     * A whole tensor as safetensors stores it: a dtype name ("F32", "BF16", "I16", ... as {@link Safetensors}
+     * reads them), a shape, and the elements in C order as little-endian bytes. The bytes are not copied, since
+     * weights can be large; do not modify them before they are written.
+     */
+    public record RawTensor(String dtype, long[] shape, byte[] data) {
+
+        /** @throws IllegalArgumentException for an unknown dtype, a negative dimension, or a byte count not matching */
+        public RawTensor {
+            Integer size = RAW_DTYPES.get(dtype);
+            if (size == null) {
+                throw new IllegalArgumentException("dtype " + dtype + " is not one of "
+                        + new TreeSet<>(RAW_DTYPES.keySet()));
+            }
+            shape = shape.clone();
+            if (Arrays.stream(shape).anyMatch(d -> d < 0)) {
+                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            }
+            long bytes = Arrays.stream(shape).reduce(size, Math::multiplyExact);
+            if (data.length != bytes) {
+                throw new IllegalArgumentException(dtype + " " + Arrays.toString(shape) + " needs " + bytes
+                        + " bytes, got " + data.length);
+            }
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        @Override
+        public String toString() {
+            return dtype + " " + Arrays.toString(shape);
+        }
+
+        private Layout layout() {
+            return new Layout(dtype, shape, data.length);
+        }
+    }
+
+    /** What the header says about one tensor, whichever way its data arrives. */
+    private record Layout(String dtype, long[] shape, long bytes) {}
 
     private final Path target;
     private final Path temp;
@@ -86,10 +145,9 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws TensorFileException "&lt;target&gt;: cannot write: &lt;reason&gt;" on I/O errors
      */
     public static SafetensorsWriter create(Path target, Map<String, Spec> specs, Map<String, String> metadata) {
-        if (specs.containsKey("__metadata__")) {
-            throw new IllegalArgumentException(target + ": a tensor cannot be named __metadata__");
-        }
-        byte[] header = header(specs, metadata);
+        Map<String, Layout> layouts = new LinkedHashMap<>();
+        specs.forEach((name, spec) -> layouts.put(name, spec.layout()));
+        byte[] header = header(target, layouts, metadata);
         Path temp = null;
         FileChannel channel = null;
         try {
@@ -106,25 +164,51 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     /**
+     * Writes whole tensors in the given order, atomically (see {@link AtomicFiles}), with the same header as
+     * {@link #create}.
+     *
+     * @throws IllegalArgumentException for a tensor named __metadata__, which would corrupt the header
+     * @throws TensorFileException "&lt;target&gt;: cannot write: &lt;reason&gt;" on I/O errors
+     */
+    public static void writeRaw(Path target, Map<String, RawTensor> tensors, Map<String, String> metadata) {
+        Map<String, Layout> layouts = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> layouts.put(name, t.layout()));
+        byte[] header = header(target, layouts, metadata);
+        AtomicFiles.write(target, temp -> {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(temp))) {
+                out.write(header);
+                for (RawTensor t : tensors.values()) {
+                    out.write(t.data());
+                }
+            }
+        });
+    }
+
+    /**
      * The length field and JSON header, metadata first and tensors contiguous in the given order, padded with
      * spaces to a multiple of 8 bytes as the reference writer does (so the data section stays 8-byte aligned).
+     *
+     * @throws IllegalArgumentException for a tensor named __metadata__, which would corrupt the header
      */
-    private static byte[] header(Map<String, Spec> specs, Map<String, String> metadata) {
+    private static byte[] header(Path target, Map<String, Layout> tensors, Map<String, String> metadata) {
+        if (tensors.containsKey("__metadata__")) {
+            throw new IllegalArgumentException(target + ": a tensor cannot be named __metadata__");
+        }
         ObjectNode header = new ObjectMapper().createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
             metadata.forEach(m::put);
         }
         long offset = 0;
-        for (Map.Entry<String, Spec> e : specs.entrySet()) {
-            Spec s = e.getValue();
+        for (Map.Entry<String, Layout> e : tensors.entrySet()) {
+            Layout l = e.getValue();
             ObjectNode t = header.putObject(e.getKey());
-            t.put("dtype", Safetensors.dtypeName(s.dtype()));
+            t.put("dtype", l.dtype());
             var shape = t.putArray("shape");
-            Arrays.stream(s.shape()).forEach(shape::add);
+            Arrays.stream(l.shape()).forEach(shape::add);
             var off = t.putArray("data_offsets");
             off.add(offset);
-            offset = Math.addExact(offset, s.bytes());
+            offset = Math.addExact(offset, l.bytes());
             off.add(offset);
         }
         byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);

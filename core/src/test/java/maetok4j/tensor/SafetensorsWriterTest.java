@@ -136,6 +136,74 @@ class SafetensorsWriterTest {
         }
     }
 
+    private static SafetensorsWriter.RawTensor raw(String dtype, long[] shape, int... bytes) {
+        byte[] data = new byte[bytes.length];
+        for (int i = 0; i < bytes.length; i++) {
+            data[i] = (byte) bytes[i];
+        }
+        return new SafetensorsWriter.RawTensor(dtype, shape, data);
+    }
+
+    @Test
+    void rawTensorsOfAnyDtypeReadBack() {
+        Path f = tmp.resolve("raw.safetensors");
+        Map<String, SafetensorsWriter.RawTensor> t = new LinkedHashMap<>();
+        t.put("bf16", raw("BF16", new long[] {3}, 0xc0, 0x3f, 0x00, 0xc0, 0, 0)); // 1.5, -2, 0
+        t.put("i16", raw("I16", new long[] {2}, 0xd4, 0xfe, 0x2c, 0x01)); // -300, 300
+        t.put("scalar", raw("U8", new long[0], 7));
+        t.put("empty", raw("F32", new long[] {0, 3}));
+
+        SafetensorsWriter.writeRaw(f, t, Map.of("format", "pt"));
+
+        try (NDManager m = NDManager.newBaseManager(); Safetensors s = Safetensors.open(f)) {
+            assertThat(s.metadata()).containsExactly(Map.entry("format", "pt"));
+            assertThat(s.tensors().keySet()).containsExactly("bf16", "i16", "scalar", "empty");
+            t.forEach((name, r) -> {
+                TensorInfo info = s.info(name);
+                assertThat(info.dtype()).as(name).isEqualTo(r.dtype());
+                assertThat(info.shape()).as(name).containsExactly(r.shape());
+                assertThat(info.end() - info.begin()).as(name).isEqualTo(r.data().length);
+            });
+            assertThat(s.read("bf16", m).toFloatArray()).containsExactly(1.5f, -2f, 0f);
+            assertThat(s.read("i16", m).toIntArray()).containsExactly(-300, 300);
+            assertThat(s.rowBytes("scalar", 0, 1).get()).isEqualTo((byte) 7);
+        }
+        assertThat(tmp.toFile().list()).as("no temp file left").containsExactly("raw.safetensors");
+    }
+
+    @Test
+    void rawTensorsGetTheSameFileAsArrays() throws IOException {
+        Path arrays = tmp.resolve("arrays.safetensors");
+        Path raw = tmp.resolve("raw.safetensors");
+        ByteBuffer data = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 6; i++) {
+            data.putFloat(i / 4f);
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            Safetensors.write(arrays, Map.of("x", m.arange(6f).div(4).reshape(2, 3)), Map.of("format", "pt"));
+        }
+
+        SafetensorsWriter.writeRaw(raw, Map.of("x", new SafetensorsWriter.RawTensor("F32", new long[] {2, 3},
+                data.array())), Map.of("format", "pt"));
+
+        assertThat(Files.readAllBytes(raw)).isEqualTo(Files.readAllBytes(arrays));
+    }
+
+    @Test
+    void rawTensorsAreCheckedBeforeAnyFileExists() {
+        assertThatThrownBy(() -> raw("U16", new long[] {1}, 0, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("dtype U16 is not one of [BF16, BOOL, F16, F32, F64, I16, I32, I64, I8, U8]");
+        assertThatThrownBy(() -> raw("BF16", new long[] {2}, 0, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("BF16 [2] needs 4 bytes, got 2");
+        assertThatThrownBy(() -> raw("I16", new long[] {-1})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("negative dimension in shape [-1]");
+        Path f = tmp.resolve("meta.safetensors");
+        assertThatThrownBy(() -> SafetensorsWriter.writeRaw(f, Map.of("__metadata__", raw("U8", new long[0], 1)),
+                Map.of())).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(f + ": a tensor cannot be named __metadata__");
+        assertThat(tmp).isEmptyDirectory();
+    }
+
     @Test
     void anImpossibleTargetIsReported() throws IOException {
         Path blocker = Files.writeString(tmp.resolve("file"), "x");
