@@ -10,6 +10,7 @@ import maetok4j.nn.Module;
 import maetok4j.nn.StateDict;
 import maetok4j.tensor.AtomicFiles;
 import maetok4j.tensor.Safetensors;
+import maetok4j.tensor.TorchCheckpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,6 +19,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Checkpoint folders in the reference's Hugging Face layout: {@code config.json} (the model's config) and
@@ -45,8 +48,16 @@ public final class Checkpoints {
         return l.tokenizer();
     }
 
+    /**
+     * Loads the tokenizer a folder holds: a VMAE when its {@code config.json} has {@code MaskedAutoencoderViT}
+     * keys ({@link VmaeConfig#describes}), a MAETok otherwise. This is the one place that tells them apart.
+     */
     public static Loaded load(Path folder, NDManager parent, StateDict.Mode mode) {
-        TokenizerConfig config = readConfig(folder);
+        Path configFile = folder.resolve(CONFIG);
+        JsonNode root = readJson(folder);
+        boolean vmae = VmaeConfig.describes(root);
+        VmaeConfig vmaeConfig = vmae ? vmaeConfig(configFile, root) : null;
+        TokenizerConfig config = vmae ? null : tokenizerConfig(configFile, root);
         Path weights = folder.resolve(WEIGHTS);
         if (!Files.isRegularFile(weights)) {
             throw new CheckpointException(weights + ": no such file" + (Files.exists(folder.resolve("pytorch_model.bin"))
@@ -54,12 +65,108 @@ public final class Checkpoints {
         }
         List<String> ignored = new ArrayList<>();
         try (Safetensors file = Safetensors.open(weights)) {
-            return new Loaded(MAETok.load(config, file, parent, mode, ignored), ignored);
+            Tokenizer t = vmae ? VMAE.load(vmaeConfig, file, parent, mode, ignored) : MAETok.load(config, file, parent, mode, ignored);
+            return new Loaded(t, ignored);
         }
     }
 
-    /** Reads and validates {@code folder/config.json}. */
+    /**
+     * What a conversion produced.
+     *
+     * @param tensors and {@code elements}: what {@code model.safetensors} holds
+     * @param ignoredKeys tensors of the file the model does not use (kept in the file, as the reference keeps them)
+     */
+    public record Conversion(String kind, int tensors, long elements, List<String> ignoredKeys) {}
+
+    /**
+     * Converts a PyTorch checkpoint ({@code .pth}/{@code .bin}, read by the restricted {@link TorchCheckpoint}
+     * reader, which never runs code from the file) and the reference's {@code config.json} into a checkpoint
+     * folder. The folder is built beside {@code out}, loaded once to check that the model finds every tensor it
+     * needs with the right shape, and only then moved into place: {@code out} appears whole or not at all, and
+     * with {@code replace} an existing folder is swapped out only after the new one is complete.
+     *
+     * @param key the entry holding the state dict ({@code "model"}), or null to find it
+     * @param allowedClasses extra Python classes the pickle may build as inert data (e.g. {@code argparse.Namespace})
+     */
+    public static Conversion convertTorch(Path source, String key, Set<String> allowedClasses, Path configJson, Path out, boolean replace) {
+        if (Files.exists(out) && !replace) {
+            throw new CheckpointException(out + ": already exists (replace it with --force)");
+        }
+        if (!Files.isRegularFile(configJson)) {
+            throw new CheckpointException(configJson + ": no such file (the reference's config.json)");
+        }
+        Map<String, TorchCheckpoint.TensorData> state = TorchCheckpoint.stateDict(source, key, allowedClasses);
+        Path parent = out.toAbsolutePath().getParent();
+        Path staging = null;
+        try {
+            Files.createDirectories(parent);
+            staging = Files.createTempDirectory(parent, "." + out.getFileName() + ".converting-");
+            Files.copy(configJson, staging.resolve(CONFIG));
+            TorchCheckpoint.writeSafetensors(state, staging.resolve(WEIGHTS));
+            Conversion result;
+            try (NDManager manager = NDManager.newBaseManager()) {
+                Loaded loaded = load(staging, manager, StateDict.Mode.LENIENT);
+                try (Tokenizer t = loaded.tokenizer()) {
+                    long elements = state.values().stream().mapToLong(TorchCheckpoint.TensorData::numel).sum();
+                    result = new Conversion(t.info().kind(), state.size(), elements, loaded.ignoredKeys());
+                }
+            }
+            if (Files.exists(out)) {
+                Path old = Files.createTempDirectory(parent, "." + out.getFileName() + ".replaced-");
+                Files.delete(old);
+                Files.move(out, old);
+                Files.move(staging, out);
+                deleteTree(old);
+            } else {
+                Files.move(staging, out);
+            }
+            staging = null;
+            return result;
+        } catch (IOException e) {
+            throw new CheckpointException(out + ": cannot write the checkpoint folder: " + e.getMessage(), e);
+        } finally {
+            if (staging != null) {
+                deleteTree(staging);
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            LOG.warn("{}: could not remove: {}", dir, e.getMessage());
+        }
+    }
+
+    /** Reads and validates {@code folder/config.json} of a MAETok checkpoint. */
     public static TokenizerConfig readConfig(Path folder) {
+        JsonNode root = readJson(folder);
+        Path file = folder.resolve(CONFIG);
+        if (VmaeConfig.describes(root)) {
+            throw new CheckpointException(file + ": describes a VMAE, which has no MAETok configuration");
+        }
+        return tokenizerConfig(file, root);
+    }
+
+    /** The VMAE configuration of a checkpoint folder (an error naming the file when it holds a MAETok). */
+    public static VmaeConfig readVmaeConfig(Path folder) {
+        Path file = folder.resolve(CONFIG);
+        JsonNode root = readJson(folder);
+        if (!VmaeConfig.describes(root)) {
+            throw new CheckpointException(file + ": describes a MAETok, not a VMAE");
+        }
+        return vmaeConfig(file, root);
+    }
+
+    /** What {@code maetok info} reports about the folder's tokenizer, from its config alone (no weights are read). */
+    public static TokenizerInfo info(Path folder) {
+        Path file = folder.resolve(CONFIG);
+        JsonNode root = readJson(folder);
+        return VmaeConfig.describes(root) ? new VMAE(vmaeConfig(file, root)).info() : new MAETok(tokenizerConfig(file, root)).info();
+    }
+
+    private static JsonNode readJson(Path folder) {
         if (!Files.isDirectory(folder)) {
             throw new CheckpointException(folder + ": not a checkpoint folder (expected a folder with "
                     + CONFIG + " and " + WEIGHTS + ")");
@@ -77,8 +184,20 @@ public final class Checkpoints {
         if (root != null && root.path("config").isObject() && !root.has("encoder_model")) {
             root = root.get("config");
         }
+        return root;
+    }
+
+    private static TokenizerConfig tokenizerConfig(Path file, JsonNode root) {
         try {
             return TokenizerConfig.fromJson(root);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(file + ": " + e.getMessage());
+        }
+    }
+
+    private static VmaeConfig vmaeConfig(Path file, JsonNode root) {
+        try {
+            return VmaeConfig.fromJson(root);
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(file + ": " + e.getMessage());
         }

@@ -3,20 +3,24 @@ package maetok4j.tokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
-/** Named tokenizer architectures. */
+/** Named tokenizer architectures: MAETok's ({@link #get}) and VMAE's ({@link #vmae}). */
 public final class Presets {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<String, Supplier<TokenizerConfig>> PRESETS = new LinkedHashMap<>();
+    private static final Map<String, Supplier<VmaeConfig>> VMAE_PRESETS = new LinkedHashMap<>();
 
     static {
         PRESETS.put("maetok-b-128", () -> released(256));
         PRESETS.put("maetok-b-128-512", () -> released(512));
         PRESETS.put("maetok-cpu", Presets::cpu);
+        VMAE_PRESETS.put("vmae-f8d16", VmaeConfig::f8d16);
     }
 
     private Presets() {}
@@ -27,6 +31,19 @@ public final class Presets {
 
     public static boolean exists(String name) {
         return PRESETS.containsKey(name);
+    }
+
+    /** The VMAE architecture a preset names, or null when {@code name} is not a VMAE preset. */
+    public static VmaeConfig vmae(String name) {
+        Supplier<VmaeConfig> s = VMAE_PRESETS.get(name);
+        return s == null ? null : s.get();
+    }
+
+    /** Every preset name, MAETok's then VMAE's. */
+    public static List<String> names() {
+        List<String> out = new ArrayList<>(PRESETS.keySet());
+        out.addAll(VMAE_PRESETS.keySet());
+        return out;
     }
 
     public static TokenizerConfig get(String name) {

@@ -23,10 +23,15 @@ public final class Tokenizers {
             LOG.info("{}: preset with random weights (seed 0)", modelOrPreset);
             return MAETok.create(Presets.get(modelOrPreset), manager, 0);
         }
+        VmaeConfig vmae = Presets.vmae(modelOrPreset);
+        if (vmae != null) {
+            LOG.info("{}: preset with random weights (seed 0)", modelOrPreset);
+            return VMAE.create(vmae, manager, 0);
+        }
         throw notFound(modelOrPreset);
     }
 
-    /** The configuration behind a folder or preset name, without loading weights. */
+    /** The MAETok configuration behind a folder or preset name, without loading weights. */
     public static TokenizerConfig config(String modelOrPreset) {
         Path p = Path.of(modelOrPreset);
         if (Files.isDirectory(p)) {
@@ -35,11 +40,46 @@ public final class Tokenizers {
         if (Presets.exists(modelOrPreset)) {
             return Presets.get(modelOrPreset);
         }
+        if (Presets.vmae(modelOrPreset) != null) {
+            throw new CheckpointException("'" + modelOrPreset + "' is a VMAE preset, which has no MAETok configuration");
+        }
+        throw notFound(modelOrPreset);
+    }
+
+    /** The VMAE configuration behind a folder or preset name, without loading weights. */
+    public static VmaeConfig vmaeConfig(String modelOrPreset) {
+        Path p = Path.of(modelOrPreset);
+        if (Files.isDirectory(p)) {
+            return Checkpoints.readVmaeConfig(p);
+        }
+        VmaeConfig vmae = Presets.vmae(modelOrPreset);
+        if (vmae != null) {
+            return vmae;
+        }
+        if (Presets.exists(modelOrPreset)) {
+            throw new CheckpointException("'" + modelOrPreset + "' is a MAETok preset, not a VMAE");
+        }
+        throw notFound(modelOrPreset);
+    }
+
+    /** Sizes and costs of the tokenizer behind a folder or preset name (MAETok or VMAE), without loading weights. */
+    public static TokenizerInfo info(String modelOrPreset) {
+        Path p = Path.of(modelOrPreset);
+        if (Files.isDirectory(p)) {
+            return Checkpoints.info(p);
+        }
+        if (Presets.exists(modelOrPreset)) {
+            return new MAETok(Presets.get(modelOrPreset)).info();
+        }
+        VmaeConfig vmae = Presets.vmae(modelOrPreset);
+        if (vmae != null) {
+            return new VMAE(vmae).info();
+        }
         throw notFound(modelOrPreset);
     }
 
     private static CheckpointException notFound(String name) {
         return new CheckpointException("'" + name + "' is neither a checkpoint folder nor a preset ("
-                + String.join(", ", Presets.all().keySet()) + ")");
+                + String.join(", ", Presets.names()) + ")");
     }
 }
