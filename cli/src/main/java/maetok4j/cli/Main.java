@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             TrainCommands.Train.class,
             TrainCommands.FinetuneDecoder.class,
             EvalCommand.class,
+            ConvertCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
