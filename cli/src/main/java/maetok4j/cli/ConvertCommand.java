@@ -5,6 +5,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -19,8 +21,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SRC", description = "The PyTorch checkpoint (zip format, torch >= 1.6).")
     Path source;
 
-    @Option(names = "--config", required = true, paramLabel = "CONFIG.json", description = "The reference's config.json (constructor arguments) for the model.")
-    Path config;
+    @Option(names = "--config", required = true, paramLabel = "CONFIG.json|PRESET",
+            description = "The reference's config.json (constructor arguments) for the model, or a preset name (vmae-f8d16, maetok-b-128, ...).")
+    String config;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "The checkpoint folder to write (config.json + model.safetensors).")
     Path out;
@@ -38,9 +41,21 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the summary as JSON to FILE.")
     Path json;
 
+    private String configText() throws IOException {
+        Path file = Path.of(config);
+        if (Files.isRegularFile(file)) {
+            return Files.readString(file);
+        }
+        String preset = Checkpoints.presetConfigJson(config);
+        if (preset == null) {
+            throw new IllegalArgumentException(config + ": no such file (the reference's config.json), and not a preset");
+        }
+        return preset;
+    }
+
     @Override
-    public Integer call() {
-        Checkpoints.Conversion c = Checkpoints.convertTorch(source, key, Set.copyOf(allowGlobal), config, out, force);
+    public Integer call() throws IOException {
+        Checkpoints.Conversion c = Checkpoints.convertTorch(source, key, Set.copyOf(allowGlobal), configText(), out, force);
         System.out.printf(Locale.ROOT, "%s: %d tensors, %,d elements -> %s (%s)%n", source, c.tensors(), c.elements(), out, c.kind());
         if (!c.ignoredKeys().isEmpty()) {
             System.out.printf(Locale.ROOT, "  %d tensor(s) the model does not use are kept in the file: %s%n", c.ignoredKeys().size(),

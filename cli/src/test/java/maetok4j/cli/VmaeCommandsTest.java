@@ -48,6 +48,16 @@ class VmaeCommandsTest {
         assertThat(again.exitCode()).isEqualTo(1);
         assertThat(again.err()).contains("--force");
 
+        // the released size's preset does not fit the small weights: the trial load fails, nothing is left behind
+        CliRun wrongSize = CliRun.of("convert", PTH.toString(), "--config", "vmae-f8d16", "--out", dir.resolve("big").toString(),
+                "--allow-global", "argparse.Namespace");
+        assertThat(wrongSize.exitCode()).isEqualTo(1);
+        assertThat(wrongSize.err()).contains(PTH + ": does not match the model").contains("shape");
+        assertThat(dir.resolve("big")).doesNotExist();
+        CliRun noConfig = CliRun.of("convert", PTH.toString(), "--config", "nope.json", "--out", dir.resolve("x").toString());
+        assertThat(noConfig.exitCode()).isEqualTo(1);
+        assertThat(noConfig.err()).contains("nope.json");
+
         // a pickle that calls os.system: refused, nothing written, nothing run
         Path evil = Path.of("../core/src/test/resources/pth/malicious.pth");
         CliRun bad = CliRun.of("convert", evil.toString(), "--config", VMAE.resolve("config.json").toString(), "--out",

@@ -10,6 +10,7 @@ import maetok4j.nn.Module;
 import maetok4j.nn.StateDict;
 import maetok4j.tensor.AtomicFiles;
 import maetok4j.tensor.Safetensors;
+import maetok4j.tensor.TensorFileException;
 import maetok4j.tensor.TorchCheckpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,13 +88,11 @@ public final class Checkpoints {
      *
      * @param key the entry holding the state dict ({@code "model"}), or null to find it
      * @param allowedClasses extra Python classes the pickle may build as inert data (e.g. {@code argparse.Namespace})
+     * @param configJson the text of the reference's {@code config.json} (constructor arguments), written as is
      */
-    public static Conversion convertTorch(Path source, String key, Set<String> allowedClasses, Path configJson, Path out, boolean replace) {
+    public static Conversion convertTorch(Path source, String key, Set<String> allowedClasses, String configJson, Path out, boolean replace) {
         if (Files.exists(out) && !replace) {
             throw new CheckpointException(out + ": already exists (replace it with --force)");
-        }
-        if (!Files.isRegularFile(configJson)) {
-            throw new CheckpointException(configJson + ": no such file (the reference's config.json)");
         }
         Map<String, TorchCheckpoint.TensorData> state = TorchCheckpoint.stateDict(source, key, allowedClasses);
         Path parent = out.toAbsolutePath().getParent();
@@ -101,11 +100,17 @@ public final class Checkpoints {
         try {
             Files.createDirectories(parent);
             staging = Files.createTempDirectory(parent, "." + out.getFileName() + ".converting-");
-            Files.copy(configJson, staging.resolve(CONFIG));
+            Files.writeString(staging.resolve(CONFIG), configJson);
             TorchCheckpoint.writeSafetensors(state, staging.resolve(WEIGHTS));
             Conversion result;
             try (NDManager manager = NDManager.newBaseManager()) {
-                Loaded loaded = load(staging, manager, StateDict.Mode.LENIENT);
+                Loaded loaded;
+                try {
+                    loaded = load(staging, manager, StateDict.Mode.LENIENT);
+                } catch (CheckpointException | TensorFileException e) { // name the user's files, not the staging folder about to vanish
+                    throw new CheckpointException(e.getMessage().replace(staging.resolve(WEIGHTS).toString(), source.toString())
+                            .replace(staging.resolve(CONFIG).toString(), "the given config"), e);
+                }
                 try (Tokenizer t = loaded.tokenizer()) {
                     long elements = state.values().stream().mapToLong(TorchCheckpoint.TensorData::numel).sum();
                     result = new Conversion(t.info().kind(), state.size(), elements, loaded.ignoredKeys());
@@ -147,6 +152,19 @@ public final class Checkpoints {
             throw new CheckpointException(file + ": describes a VMAE, which has no MAETok configuration");
         }
         return tokenizerConfig(file, root);
+    }
+
+    /** The {@code config.json} text of a preset (MAETok or VMAE), as a checkpoint folder of it would hold; null if there is none. */
+    public static String presetConfigJson(String name) {
+        try {
+            if (Presets.exists(name)) {
+                return JSON.writeValueAsString(Presets.get(name).toJson()) + "\n";
+            }
+            VmaeConfig vmae = Presets.vmae(name);
+            return vmae == null ? null : JSON.writeValueAsString(vmae.toJson()) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The VMAE configuration of a checkpoint folder (an error naming the file when it holds a MAETok). */
