@@ -3,6 +3,7 @@ package maetok4j.cli;
 import maetok4j.tensor.AtomicFiles;
 import maetok4j.training.TokenizerTrainer;
 import maetok4j.training.TrainConfig;
+import maetok4j.training.VmaeTrainer;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -33,7 +34,7 @@ final class TrainCommands {
         @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = "training config (YAML)")
         Path configFile;
 
-        @Option(names = "--preset", paramLabel = "NAME", description = "a bundled config instead of a file: cpu, maetok-b-128")
+        @Option(names = "--preset", paramLabel = "NAME", description = "a bundled config instead of a file: cpu, maetok-b-128 (MAETok); vmae-cpu and its baselines ae-cpu, dae-cpu, vae-cpu, ae-mm-cpu, vae-mm-cpu (VMAE)")
         String preset;
 
         @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "run directory (checkpoints, metrics, plots, tokenizer)")
@@ -84,8 +85,8 @@ final class TrainCommands {
             }
             Bar bar = new Bar(stage().command, !noProgress);
             TokenizerTrainer.Summary s;
-            try (TokenizerTrainer trainer = new TokenizerTrainer(config, stage(), out, from(), resume, bar)) {
-                s = trainer.run();
+            try {
+                s = config.isVmae() ? trainVmae(config, bar) : trainMaetok(config, bar);
             } finally {
                 bar.close();
             }
@@ -101,6 +102,19 @@ final class TrainCommands {
             System.out.println("metrics:   " + out.resolve("metrics.jsonl"));
             System.out.println("plots:     " + out.resolve("plots"));
             return 0;
+        }
+
+        private TokenizerTrainer.Summary trainMaetok(TrainConfig config, Bar bar) {
+            try (TokenizerTrainer trainer = new TokenizerTrainer(config, stage(), out, from(), resume, bar)) {
+                return trainer.run();
+            }
+        }
+
+        /** A config whose model is a VMAE: pre-training (train) or decoder tuning (finetune-decoder). */
+        private TokenizerTrainer.Summary trainVmae(TrainConfig config, Bar bar) {
+            try (VmaeTrainer trainer = new VmaeTrainer(config, stage(), out, from(), resume, bar)) {
+                return trainer.run();
+            }
         }
     }
 

@@ -11,6 +11,7 @@ import maetok4j.tensor.Safetensors;
 import maetok4j.tokenizer.CheckpointException;
 import maetok4j.tokenizer.Checkpoints;
 import maetok4j.tokenizer.MAETok;
+import maetok4j.tokenizer.Tokenizer;
 import maetok4j.tokenizer.TokenizerConfig;
 
 import java.io.IOException;
@@ -78,13 +79,29 @@ final class RunCheckpoints {
         return out;
     }
 
+    /** File of a checkpoint's training-only tensors (the VMAE's mask token), which a tokenizer folder does not hold. */
+    static final String TRAINING_ONLY = "training_only.safetensors";
+
     void save(long step, MAETok model, AdamW optimizer, Ema ema, Adversary adversary, double bestPsnr, boolean best) {
+        save(step, model, Map.of(), optimizer, ema, adversary, bestPsnr, best);
+    }
+
+    /**
+     * @param trainingOnly tensors a resumed run needs that the tokenizer folder does not hold (the VMAE's mask token),
+     *                     written to {@link #TRAINING_ONLY} when not empty
+     * @param adversary    null when the run has no discriminator
+     */
+    void save(long step, Tokenizer model, Map<String, NDArray> trainingOnly, AdamW optimizer, Ema ema, Adversary adversary,
+            double bestPsnr, boolean best) {
         Path target = dir.resolve(String.format("%s%08d", PREFIX, step));
         Path tmp = dir.resolve(".tmp-" + target.getFileName());
         try {
             deleteTree(tmp);
             Files.createDirectories(tmp);
             model.save(tmp);
+            if (!trainingOnly.isEmpty()) {
+                Safetensors.write(tmp.resolve(TRAINING_ONLY), trainingOnly, Map.of("format", "pt"));
+            }
             Safetensors.write(tmp.resolve("optimizer.safetensors"), optimizer.stateTensors(), Map.of("step", Long.toString(optimizer.step())));
             if (ema != null) {
                 Safetensors.write(tmp.resolve("ema.safetensors"), ema.parameters(), Map.of("format", "pt"));

@@ -187,7 +187,8 @@ public final class TokenizerTrainer implements AutoCloseable {
                 bestPsnr = s.bestPsnr();
             }
             resumedFrom = step;
-            pcaBaseline = pcaBaseline(dataset, split[0], size);
+            pcaBaseline = pcaBaseline(runDir, dataset, split[0], size, model.config.numLatentTokens() * model.config.latentChannels(),
+                    config.run().globalSeed(), valImages, manager, listener);
             TrainStep.enableGradients(model);
             ok = true;
         } finally {
@@ -274,11 +275,14 @@ public final class TokenizerTrainer implements AutoCloseable {
      * The linear baseline the tokenizer must beat: PCA fitted on the training split (center crops), keeping as
      * many components as the tokenizer has latent floats, scored on the same held-out images in the same
      * protocol. Computed once per run ({@code pca_baseline.json}); skipped when
-     * {@link maetok4j.metrics.PcaCodec#unfittable} says so.
+     * {@link maetok4j.metrics.PcaCodec#unfittable} says so. Shared with {@link VmaeTrainer}.
+     *
+     * @param k          latent floats per image, the number of components
+     * @param valImages  [V, 3, S, S] the held-out images
      */
-    private double[] pcaBaseline(Dataset data, int[] trainRows, int size) {
+    static double[] pcaBaseline(Path runDir, Dataset data, int[] trainRows, int size, int k, long seed, NDArray valImages,
+            NDManager manager, Listener listener) {
         Path cache = runDir.resolve("pca_baseline.json");
-        int k = model.config.numLatentTokens() * model.config.latentChannels();
         try {
             if (Files.exists(cache)) {
                 com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(cache.toFile());
@@ -294,7 +298,7 @@ public final class TokenizerTrainer implements AutoCloseable {
         }
         listener.note("fitting the PCA baseline (" + k + " components) on " + trainRows.length + " training images");
         try (NDManager scope = manager.newSubManager()) {
-            maetok4j.metrics.PcaCodec codec = maetok4j.metrics.PcaCodec.fit(data, trainRows, size, k, config.run().globalSeed(), scope);
+            maetok4j.metrics.PcaCodec codec = maetok4j.metrics.PcaCodec.fit(data, trainRows, size, k, seed, scope);
             ReconstructionMetrics m = new ReconstructionMetrics();
             m.add(valImages, codec.reconstruct(valImages));
             double[] out = {m.psnr(), m.ssim()};
@@ -398,7 +402,7 @@ public final class TokenizerTrainer implements AutoCloseable {
         long done = step - resumedFrom;
         Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
                 lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, peakRss);
-        writeSummary(s);
+        writeSummary(runDir, s);
         return s;
     }
 
@@ -572,7 +576,8 @@ public final class TokenizerTrainer implements AutoCloseable {
         return out;
     }
 
-    private void writeSummary(Summary s) {
+    /** The run's {@code summary.json}. Shared with {@link VmaeTrainer}. */
+    static void writeSummary(Path runDir, Summary s) {
         try {
             maetok4j.tensor.AtomicFiles.writeString(runDir.resolve("summary.json"),
                     JSON.writerWithDefaultPrettyPrinter().writeValueAsString(s.toJson()) + "\n");

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import maetok4j.config.Fields;
+import maetok4j.tokenizer.Checkpoints;
+import maetok4j.tokenizer.Presets;
+import maetok4j.tokenizer.VmaeConfig;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,10 +25,28 @@ import static maetok4j.config.Fields.require;
  * ({@code train_tokenizer.py} options and {@code configs/maetok-b-64.yaml}) where one exists. Every key is
  * validated on load; unknown keys are errors. Options of the reference that this project does not
  * implement (bf16 autocast, LoRA, VQ codebooks) are rejected with a message rather than ignored.
+ *
+ * <p>A {@code model} that names a VMAE preset ({@link Presets#vmae}) or a VMAE tokenizer folder trains a VMAE
+ * ({@link VmaeTrainer}) and reads the {@link Vmae} keys; the keys of the other family ({@link #MAETOK_ONLY},
+ * {@link #VMAE_ONLY}) are then errors naming the key, so a MAETok option cannot be silently ignored by a VMAE
+ * run, nor the reverse. Shared keys (data, optimiser, schedule, EMA, logging, perceptual loss) mean the same in both.
  */
-public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, Optim optim, Finetune finetune) {
+public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, Optim optim, Finetune finetune, Vmae vmae) {
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    /** Keys only the MAETok trainer reads. */
+    static final List<String> MAETOK_ONLY = List.of("encoder_tuning_method", "decoder_tuning_method", "reconstruction_loss",
+            "reconstruction_weight", "perceptual_warmup", "enc_token_drop", "enc_token_drop_max", "aux_loss_mask",
+            "aux_decoder_model", "aux_hog_decoder", "aux_hog_weight", "aux_pixel_decoder", "aux_pixel_weight", "aux_dino_decoder",
+            "aux_dino_weight", "aux_dino_model", "aux_clip_decoder", "aux_clip_weight", "aux_clip_model", "disc_weight",
+            "disc_start", "disc_type", "disc_dim", "disc_num_layers", "disc_model", "disc_loss", "gen_loss",
+            "disc_adaptive_weight", "lecam_loss_weight", "use_diff_aug", "disc_cr_loss_weight", "finetune_mask_start",
+            "finetune_mask_steps", "finetune_disc_start");
+
+    /** Keys only the VMAE trainer reads. */
+    static final List<String> VMAE_ONLY = List.of("mask_ratio", "visible_loss_ratio", "norm_pix_loss", "kl_form", "kl_std",
+            "kl_weight", "input_noise_std", "vmae_unfreeze_encoder", "finetune_image_size");
 
     /** What is trained, how long, and how the run is logged and saved. */
     public record Run(String model, ObjectNode modelArgs, long globalSeed, Long maxSteps, Integer epochs,
@@ -149,6 +170,44 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
         }
     }
 
+    /**
+     * The VMAE's training options (spec §2.3, §2.5); null in a MAETok run.
+     *
+     * @param objective        the loss of stage 1 (pre-training); decoder tuning uses it with mask ratio 0, KL weight 0 and
+     *                         the posterior mean, as the reference's {@code --tune_decoder} run
+     * @param unfreezeEncoder  decoder tuning also updates the encoder side, as the reference code does by accident (its
+     *                         freezing routine is skipped when mask_ratio is 0); false freezes it, as the paper says
+     * @param finetuneImageSize decoder tuning's image side (the reference: 128 px pre-training, 256 px decoder tuning), the
+     *                         position tables resized to its grid; null keeps the pre-trained model's size
+     */
+    public record Vmae(VmaeObjective.Options objective, boolean unfreezeEncoder, Integer finetuneImageSize) {
+        public Vmae {
+            require(objective != null, "VMAE objective options are required");
+            require(finetuneImageSize == null || finetuneImageSize > 0, "finetune_image_size must be positive");
+        }
+    }
+
+    /** Whether this run trains a VMAE (or one of its baselines) rather than a MAETok. */
+    public boolean isVmae() {
+        return vmae != null;
+    }
+
+    /** Whether a {@code model} value names a VMAE: a VMAE preset or a tokenizer folder whose config.json is a VMAE's. */
+    static boolean namesVmae(String model) {
+        if (Presets.vmae(model) != null) {
+            return true;
+        }
+        Path config = Path.of(model).resolve(Checkpoints.CONFIG);
+        if (!Files.isRegularFile(config)) {
+            return false;
+        }
+        try {
+            return VmaeConfig.describes(new ObjectMapper().readTree(config.toFile()));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     // ---- loading ----------------------------------------------------------------------------------------
 
     public static TrainConfig load(Path file) {
@@ -169,7 +228,7 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
 
     /** The names of the bundled presets. */
     public static List<String> presets() {
-        return List.of("cpu", "maetok-b-128");
+        return List.of("cpu", "maetok-b-128", "vmae-cpu", "ae-cpu", "dae-cpu", "vae-cpu", "ae-mm-cpu", "vae-mm-cpu");
     }
 
     public static TrainConfig preset(String name) {
@@ -200,6 +259,11 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
     public static TrainConfig parse(JsonNode root, Path base) {
         require(root != null && root.isObject(), "the config is not a mapping of keys to values");
         Fields f = new Fields((ObjectNode) root, defaults());
+        boolean vmaeModel = namesVmae(f.string("model"));
+        for (String k : vmaeModel ? MAETOK_ONLY : VMAE_ONLY) {
+            require(!f.has(k), "field '" + k + "' is a " + (vmaeModel ? "MAETok" : "VMAE") + " option, but model '" + f.string("model")
+                    + "' is a " + (vmaeModel ? "VMAE" : "MAETok") + " (remove the key or change the model)");
+        }
         String precision = f.string("mixed_precision");
         require(precision.equals("none"), "mixed_precision '" + precision + "' is not supported on the CPU engine (use none)");
         for (String k : new String[] {"encoder_tuning_method", "decoder_tuning_method"}) {
@@ -241,21 +305,40 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
         Finetune ft = new Finetune(f.number("finetune_mask_start"),
                 f.has("finetune_mask_steps") ? f.longInteger("finetune_mask_steps") : null,
                 f.has("finetune_max_steps") ? f.longInteger("finetune_max_steps") : null, f.longInteger("finetune_disc_start"));
+        Vmae vmae = vmaeModel ? vmae(f, losses) : null;
         f.rejectUnknown();
-        return new TrainConfig(run, data, losses, aux, gan, optim, ft);
+        return new TrainConfig(run, data, losses, aux, gan, optim, ft, vmae);
+    }
+
+    private static Vmae vmae(Fields f, Losses losses) {
+        double maskRatio = f.number("mask_ratio");
+        double visibleLossRatio = f.number("visible_loss_ratio");
+        boolean normPixLoss = f.bool("norm_pix_loss");
+        VmaeObjective.KlForm form = f.choice("kl_form", "fixed_std", "standard").equals("standard")
+                ? VmaeObjective.KlForm.STANDARD : VmaeObjective.KlForm.FIXED_STD;
+        double klStd = f.number("kl_std");
+        double klWeight = f.number("kl_weight");
+        double inputNoiseStd = f.number("input_noise_std");
+        VmaeObjective.Options o;
+        try {
+            o = new VmaeObjective.Options(maskRatio, visibleLossRatio, normPixLoss, form, klStd, klWeight, losses.perceptualWeight(), inputNoiseStd);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("VMAE options: " + e.getMessage());
+        }
+        return new Vmae(o, f.bool("vmae_unfreeze_encoder"), f.has("finetune_image_size") ? f.integer("finetune_image_size") : null);
     }
 
     /** The same run with a different length (the CLI's {@code --steps}). */
     public TrainConfig withSteps(long steps) {
         Run r = run;
         return new TrainConfig(new Run(r.model(), r.modelArgs(), r.globalSeed(), steps, null, r.logEvery(), r.visEvery(),
-                r.ckptEvery(), r.evalEvery(), r.keepLast(), r.saveBest(), r.ema(), r.emaDecay()), data, losses, aux, gan, optim, finetune);
+                r.ckptEvery(), r.evalEvery(), r.keepLast(), r.saveBest(), r.ema(), r.emaDecay()), data, losses, aux, gan, optim, finetune, vmae);
     }
 
     /** The same run on another dataset (the CLI's {@code --data}). */
     public TrainConfig withDataset(String dataset) {
         Data d = data;
-        return new TrainConfig(run, new Data(dataset, d.imageSize(), d.valImages(), d.randomCrop(), d.numWorkers()), losses, aux, gan, optim, finetune);
+        return new TrainConfig(run, new Data(dataset, d.imageSize(), d.valImages(), d.randomCrop(), d.numWorkers()), losses, aux, gan, optim, finetune, vmae);
     }
 
     /**
@@ -269,7 +352,7 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
         Gan g = gan;
         Gan gan2 = new Gan(g.discWeight(), finetune.discStart(), g.discType(), g.discDim(), g.discNumLayers(), g.discModel(),
                 g.discLoss(), g.genLoss(), g.discAdaptiveWeight(), g.lecamLossWeight(), g.useDiffAug(), g.discCrLossWeight());
-        return new TrainConfig(run2, data, losses, aux, gan2, optim, finetune);
+        return new TrainConfig(run2, data, losses, aux, gan2, optim, finetune, vmae);
     }
 
     /** The number of optimiser steps, from max_steps or from epochs over a training split of {@code trainImages}. */

@@ -1,0 +1,465 @@
+package maetok4j.training;
+
+import ai.djl.ndarray.BaseNDManager;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.data.DataLoader;
+import maetok4j.data.Dataset;
+import maetok4j.data.Datasets;
+import maetok4j.data.ImageGrid;
+import maetok4j.data.ImageTensors;
+import maetok4j.data.ImageTransform;
+import maetok4j.losses.Perceptual;
+import maetok4j.metrics.ReconstructionMetrics;
+import maetok4j.nn.Module;
+import maetok4j.nn.StateDict;
+import maetok4j.tensor.Safetensors;
+import maetok4j.tokenizer.CheckpointException;
+import maetok4j.tokenizer.Checkpoints;
+import maetok4j.tokenizer.Presets;
+import maetok4j.tokenizer.VMAE;
+import maetok4j.tokenizer.VmaeConfig;
+import maetok4j.tokenizer.VmaeMasking;
+import maetok4j.training.TokenizerTrainer.DivergedException;
+import maetok4j.training.TokenizerTrainer.Listener;
+import maetok4j.training.TokenizerTrainer.Stage;
+import maetok4j.training.TokenizerTrainer.Summary;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Trains a VMAE, or one of the baselines the paper compares it with (plain, denoising and variational
+ * autoencoders, with or without masking: the same model and {@link VmaeObjective} with other switches), in
+ * one of the reference recipe's stages (spec §2.5):
+ *
+ * <ul>
+ *   <li>{@link Stage#MASK_MODELING}, pre-training: a fresh model, 25% of the patch tokens dropped before the
+ *       encoder and the learnable mask token in their place for the decoder; the loss of {@link VmaeObjective}.</li>
+ *   <li>{@link Stage#DECODER_FINETUNE}, decoder tuning: a trained tokenizer (a run directory or a tokenizer folder),
+ *       optionally at another image size (position tables resized bilinearly, as the reference's
+ *       {@code load_model}); no masking, no KL, the decoder fed the posterior mean (the reference's
+ *       {@code use_mode=True}). The encoder side (patch_embed, blocks, norm, to_latent) is frozen as the paper
+ *       says, unless {@code vmae_unfreeze_encoder} asks for what the reference code actually does.</li>
+ * </ul>
+ *
+ * <p>The run mirrors {@link TokenizerTrainer}: the same data split, loader order, schedule, EMA, held-out PSNR
+ * and SSIM with the PCA baseline, {@code metrics.jsonl}, plots, checkpoints and exact resume, summary. Each
+ * step's random numbers (input noise, masking noise, ε) come from a generator seeded by (seed, step).
+ *
+ * <p>The mask token is training-only: the inference VMAE and the released checkpoint have none, so the
+ * exported {@code tokenizer/} folder does not hold it; checkpoints keep it in {@code training_only.safetensors}
+ * (key {@code mask_token}, as the reference's state dict) so that a resumed run continues exactly.
+ */
+public final class VmaeTrainer implements AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The VMAE with its training-only mask token, as one parameter tree for the optimiser, the EMA and {@link TrainStep}. */
+    private static final class Trained extends Module {
+        Trained(VMAE model, VmaeMasking masking) {
+            child("model", model);
+            if (masking != null) {
+                child("masking", masking);
+            }
+        }
+    }
+
+    private final TrainConfig config;
+    private final Stage stage;
+    private final Path runDir;
+    private final Listener listener;
+    private final NDManager manager;
+    private final RunCheckpoints checkpoints;
+    private VMAE model;
+    private VmaeMasking masking;
+    private Trained trained;
+    private Perceptual perceptual;
+    private VmaeObjective objective;
+    private DataLoader loader;
+    private NDArray valImages; // [V, 3, S, S]
+    private long totalSteps;
+    private CosineSchedule schedule;
+    private AdamW optimizer;
+    private Ema ema;
+    private double[] pcaBaseline; // [PSNR, SSIM] or null
+    private long step;
+    private long resumedFrom;
+    private double bestPsnr = Double.NEGATIVE_INFINITY;
+
+    /**
+     * @param from decoder tuning only: the pre-training run directory or a VMAE tokenizer folder
+     */
+    public VmaeTrainer(TrainConfig config, Stage stage, Path runDir, Path from, boolean resume, Listener listener) {
+        require(config.isVmae(), "model '" + config.run().model() + "' is not a VMAE: use TokenizerTrainer");
+        require(config.optim().gradientAccumulationSteps() == 1,
+                "gradient_accumulation_steps must be 1 for a VMAE (accumulation is not implemented for it)");
+        this.config = config;
+        this.stage = stage;
+        this.runDir = runDir;
+        this.listener = listener;
+        this.checkpoints = new RunCheckpoints(runDir.resolve("checkpoints"), config.run().keepLast());
+        RunCheckpoints.Saved latest = resume ? checkpoints.latest() : null;
+        if (resume && latest == null) {
+            listener.note("no checkpoint in " + runDir.resolve("checkpoints") + ": starting from step 0");
+        }
+        if (!resume && checkpoints.latest() != null) {
+            throw new IllegalArgumentException(runDir + " already holds checkpoints of a run: pass --resume to continue it, or choose another --out");
+        }
+        manager = NDManager.newBaseManager();
+        boolean ok = false;
+        try {
+            build(latest, from);
+            ok = true;
+        } finally {
+            if (!ok) {
+                close();
+            }
+        }
+    }
+
+    private void build(RunCheckpoints.Saved latest, Path from) {
+        long seed = config.run().globalSeed();
+        VmaeObjective.Options options = options();
+        if (latest != null) {
+            model = load(latest.folder(), null);
+        } else if (stage == Stage.DECODER_FINETUNE) {
+            model = load(TokenizerTrainer.stage2Source(from), config.vmae().finetuneImageSize());
+        } else {
+            model = VMAE.create(modelConfig(config), manager, seed);
+        }
+        if (options.masks(model.config.numPatches())) {
+            masking = new VmaeMasking(model.config);
+            masking.initialize(manager, seed + 1);
+            if (latest != null) {
+                restoreMaskToken(latest.folder());
+            }
+        }
+        if (stage == Stage.DECODER_FINETUNE && !config.vmae().unfreezeEncoder()) {
+            for (Module part : List.of(model.patchEmbed, model.blocks, model.norm, model.toLatent)) {
+                part.setTrainable(false);
+            }
+        }
+        trained = new Trained(model, masking);
+        if (options.perceptualWeight() > 0) {
+            perceptual = Perceptual.load(config.losses().perceptualModel());
+        }
+        objective = new VmaeObjective(model, masking, options, perceptual);
+
+        int size = model.imageSize();
+        Dataset dataset = Datasets.open(config.data().dataset(), true, false, 0, null);
+        int val = config.data().valImages();
+        require(val < dataset.size(), "val_images (" + val + ") must be smaller than the dataset (" + dataset.size() + " images)");
+        int[][] split = DataLoader.split(dataset.size(), (double) val / dataset.size(), seed);
+        int trainImages = split[0].length;
+        ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(size) : ImageTransform.eval(size);
+        loader = new DataLoader(dataset, split[0], transform, config.optim().globalBatchSize(), true, true, seed,
+                config.data().numWorkers(), 4);
+        valImages = ImageTensors.load(dataset, split[1], size, manager);
+        totalSteps = config.totalSteps(trainImages);
+        double base = config.optim().baseLr();
+        schedule = config.optim().lrScheduler().equals("cosine")
+                ? new CosineSchedule(base, base * config.optim().minLrRatio(), config.optim().warmupLr(),
+                        config.warmupSteps(trainImages), totalSteps)
+                : new CosineSchedule(base, base, base, 0, totalSteps);
+        optimizer = new AdamW(config.optim().adamW(), manager);
+        ema = config.run().ema() ? new Ema(trained, manager) : null;
+        if (latest != null) {
+            RunCheckpoints.State s = checkpoints.restore(latest, optimizer, ema, null);
+            step = s.step();
+            bestPsnr = s.bestPsnr();
+        }
+        resumedFrom = step;
+        pcaBaseline = TokenizerTrainer.pcaBaseline(runDir, dataset, split[0], size,
+                model.config.numPatches() * model.config.latentDim(), seed, valImages, manager, listener);
+        TrainStep.enableGradients(trained);
+    }
+
+    /** Pre-training uses the configured objective; decoder tuning the reference's {@code --tune_decoder} one: no mask, no KL, no input noise. */
+    private VmaeObjective.Options options() {
+        VmaeObjective.Options o = config.vmae().objective();
+        if (stage == Stage.MASK_MODELING) {
+            return o;
+        }
+        return new VmaeObjective.Options(0, o.visibleLossRatio(), o.normPixLoss(), o.klForm(), o.klStd(), 0, o.perceptualWeight(), 0);
+    }
+
+    /** The named VMAE architecture (a preset or a folder's config.json) with the model_args and image_size overrides. */
+    static VmaeConfig modelConfig(TrainConfig config) {
+        String name = config.run().model();
+        VmaeConfig preset = Presets.vmae(name);
+        ObjectNode json = preset != null ? preset.toJson() : (ObjectNode) readConfig(Path.of(name));
+        if (config.run().modelArgs() != null) {
+            json.setAll(config.run().modelArgs());
+        }
+        if (config.data().imageSize() != null) {
+            json.put("img_size", config.data().imageSize());
+        }
+        try {
+            return VmaeConfig.fromJson(json);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("model: " + e.getMessage());
+        }
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode readConfig(Path folder) {
+        Path file = folder.resolve(Checkpoints.CONFIG);
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new CheckpointException(file + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /** A VMAE tokenizer folder's model, at {@code imageSize} when given (position tables resized to its grid). */
+    private VMAE load(Path folder, Integer imageSize) {
+        VmaeConfig c = VmaeConfig.fromJson(readConfig(folder));
+        if (imageSize != null) {
+            c = c.withImgSize(imageSize);
+        }
+        Path weights = folder.resolve(Checkpoints.WEIGHTS);
+        require(Files.isRegularFile(weights), weights + ": no such file");
+        try (Safetensors file = Safetensors.open(weights)) {
+            return VMAE.load(c, file, manager, StateDict.Mode.STRICT, new ArrayList<>());
+        }
+    }
+
+    private void restoreMaskToken(Path checkpoint) {
+        Path file = checkpoint.resolve(RunCheckpoints.TRAINING_ONLY);
+        if (!Files.isRegularFile(file)) {
+            throw new CheckpointException(file + ": no such file (the checkpoint has no mask token)");
+        }
+        try (Safetensors s = Safetensors.open(file)) {
+            masking.maskToken.set(s.read("mask_token", manager));
+        }
+    }
+
+    // ---- the loop ---------------------------------------------------------------------------------------
+
+    public Summary run() {
+        return run(totalSteps);
+    }
+
+    /** Trains until {@code stopAt} (at most the run's length), saving a checkpoint there; exports the tokenizer when the run is complete. */
+    public Summary run(long stopAt) {
+        long start = System.nanoTime();
+        Map<String, Double> sums = new LinkedHashMap<>();
+        int counted = 0;
+        Map<String, Double> lastLogged = Map.of();
+        Double lastPsnr = null;
+        Double lastSsim = null;
+        long peakRss = 0;
+        long imagesSinceLog = 0;
+        long logStart = System.nanoTime();
+        int perEpoch = loader.batchesPerEpoch();
+        int epoch = (int) (step / perEpoch);
+        Iterator<DataLoader.Batch> batches = loader.epoch(epoch, (int) (step % perEpoch));
+        listener.begin(step, totalSteps);
+        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), step)) {
+            while (step < Math.min(stopAt, totalSteps)) {
+                if (!batches.hasNext()) {
+                    batches = loader.epoch(++epoch, 0);
+                }
+                DataLoader.Batch batch = batches.next();
+                Map<String, Double> logs = trainStep(batch);
+                step++;
+                logs.forEach((k, v) -> sums.merge(k, v, Double::sum));
+                counted++;
+                imagesSinceLog += batch.size();
+                boolean last = step == totalSteps;
+                boolean evalNow = step % config.run().evalEvery() == 0 || last;
+                if (step % config.run().logEvery() == 0 || evalNow) {
+                    Map<String, Double> row = new LinkedHashMap<>();
+                    int n = counted;
+                    sums.forEach((k, v) -> row.put(k, v / n));
+                    row.put("img_per_s", imagesSinceLog / ((System.nanoTime() - logStart) / 1e9));
+                    long rss = maetok4j.tensor.ProcessMemory.rssBytes();
+                    peakRss = Math.max(peakRss, rss);
+                    row.put("rss_mb", rss / 1e6);
+                    if (evalNow) {
+                        double[] metrics = evaluate();
+                        lastPsnr = metrics[0];
+                        lastSsim = metrics[1];
+                        row.put("val_psnr", metrics[0]);
+                        row.put("val_ssim", metrics[1]);
+                    }
+                    log.append(step, row);
+                    lastLogged = row;
+                    listener.step(step, row.get("loss"), row.get("img_per_s"));
+                    sums.clear();
+                    counted = 0;
+                    imagesSinceLog = 0;
+                    logStart = System.nanoTime();
+                    if (evalNow) {
+                        writeFigures();
+                    }
+                } else {
+                    listener.step(step, Double.NaN, Double.NaN);
+                }
+                if (step % config.run().ckptEvery() == 0 || last || step == stopAt) {
+                    boolean best = lastPsnr != null && evalNow && lastPsnr > bestPsnr;
+                    if (best) {
+                        bestPsnr = lastPsnr;
+                    }
+                    checkpoints.save(step, model, trainingOnly(), optimizer, ema, null, bestPsnr, best && config.run().saveBest());
+                }
+            }
+        }
+        Path exported = step == totalSteps ? exportTokenizer() : null;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long done = step - resumedFrom;
+        Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
+                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, peakRss);
+        TokenizerTrainer.writeSummary(runDir, s);
+        return s;
+    }
+
+    /** One optimisation step in its own native scope; the loss parts as the reference logs them, plus grad_norm and lr. */
+    private Map<String, Double> trainStep(DataLoader.Batch batch) {
+        SplittableRandom rng = new SplittableRandom(TokenizerTrainer.mix(config.run().globalSeed(), step));
+        double lr = schedule.lr(step);
+        Map<String, Double> terms = new LinkedHashMap<>();
+        TrainStep.Result r;
+        try {
+            r = TrainStep.run(trained, manager, scope -> {
+                VmaeObjective.Result result = objective.loss(batch.images(scope), draws(rng, batch.size())); // images [B, 3, S, S]
+                terms.putAll(result.terms());
+                return result.loss();
+            }, optimizer, lr, config.optim().maxGradNorm());
+        } catch (TrainStep.NonFiniteException e) {
+            throw new DivergedException("step " + (step + 1) + ": " + e.getMessage() + "; the last good checkpoint is kept");
+        }
+        TokenizerTrainer.checkFinite(step + 1, terms);
+        if (ema != null) {
+            ema.update(trained, config.run().emaDecay());
+        }
+        terms.put("grad_norm", r.gradNorm());
+        terms.put("lr", lr);
+        return terms;
+    }
+
+    /** The objective's draws; decoder tuning decodes the posterior mean (ε = 0), as the reference's {@code use_mode=True}. */
+    private VmaeObjective.Draws draws(SplittableRandom rng, int batch) {
+        VmaeObjective.Draws d = objective.draw(rng, batch);
+        if (stage == Stage.DECODER_FINETUNE && d.eps() != null) {
+            return new VmaeObjective.Draws(d.inputNoise(), d.maskNoise(), new float[d.eps().length]);
+        }
+        return d;
+    }
+
+    private Map<String, NDArray> trainingOnly() {
+        return masking == null ? Map.of() : Map.of("mask_token", masking.maskToken.array());
+    }
+
+    /** Native arrays alive under this trainer (model, mask token, optimiser, EMA, data): the leak guard's measure. */
+    int nativeArrays() {
+        return ((BaseNDManager) manager).getManagedArrays().size();
+    }
+
+    // ---- evaluation, figures, export --------------------------------------------------------------------
+
+    /** Held-out PSNR and SSIM of the (EMA) tokenizer, decoding the posterior mean ({@link VMAE#reconstruct}). */
+    private double[] evaluate() {
+        double[] out = new double[2];
+        withEvalWeights(() -> {
+            ReconstructionMetrics metrics = new ReconstructionMetrics();
+            try (NDManager scope = manager.newSubManager()) {
+                long n = valImages.getShape().get(0);
+                int bs = config.optim().globalBatchSize();
+                for (long i = 0; i < n; i += bs) {
+                    NDArray x = valImages.get(i + ":" + Math.min(n, i + bs)); // [b, 3, S, S]
+                    x.attach(scope);
+                    NDArray y = model.reconstruct(x);
+                    y.attach(scope);
+                    metrics.add(x, y);
+                }
+            }
+            out[0] = metrics.psnr();
+            out[1] = metrics.ssim();
+        });
+        return out;
+    }
+
+    /** Runs {@code body} with the EMA weights when kept (then puts the trained ones back); the VMAE has no dropout, so no mode switch. */
+    private void withEvalWeights(Runnable body) {
+        if (ema != null) {
+            ema.withAveraged(trained, body);
+        } else {
+            body.run();
+        }
+    }
+
+    private void writeFigures() {
+        List<Map<String, Double>> rows = MetricsLog.read(runDir.resolve("metrics.jsonl"));
+        Path plots = runDir.resolve("plots");
+        LossCurves.write(plots.resolve("loss.png"), "training losses", rows,
+                k -> k.equals("loss") || k.endsWith("_loss"), true);
+        if (pcaBaseline != null) {
+            rows.forEach(r -> {
+                if (r.containsKey("val_psnr")) {
+                    r.put("pca_val_psnr", pcaBaseline[0]);
+                }
+            });
+        }
+        LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr") || k.equals("pca_val_psnr"), false);
+        LossCurves.write(plots.resolve("val_ssim.png"), "held-out SSIM", rows, k -> k.equals("val_ssim"), false);
+        withEvalWeights(() -> {
+            try (NDManager scope = manager.newSubManager()) {
+                long n = Math.min(8, valImages.getShape().get(0));
+                NDArray x = valImages.get("0:" + n); // [n, 3, S, S]
+                x.attach(scope);
+                NDArray y = model.reconstruct(x);
+                y.attach(scope);
+                ImageGrid.writePng(ImageGrid.tile(List.of(x, y), Math.max(1, 128 / model.imageSize())), plots.resolve("reconstructions.png"));
+            }
+        });
+    }
+
+    /** Writes the EMA (or trained) weights as a plain VMAE tokenizer folder (config.json + model.safetensors, no mask token). */
+    private Path exportTokenizer() {
+        Path out = runDir.resolve("tokenizer");
+        withEvalWeights(() -> model.save(out));
+        return out;
+    }
+
+    public VMAE model() {
+        return model;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    public long totalSteps() {
+        return totalSteps;
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (loader != null) {
+            loader.close();
+        }
+        if (perceptual != null) {
+            perceptual.close();
+        }
+        if (model != null) {
+            model.close();
+        }
+        manager.close();
+    }
+}
