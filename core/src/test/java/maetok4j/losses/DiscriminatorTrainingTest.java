@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import maetok4j.tensor.OwnedArrays;
 import maetok4j.nn.FrozenNetwork;
 import maetok4j.tensor.Engines;
 import maetok4j.training.AdamW;
@@ -52,7 +53,7 @@ class DiscriminatorTrainingTest {
                 for (int i = 0; i < w.length; i++) {
                     w[i] = (float) (rng.nextGaussian() / Math.sqrt(in));
                 }
-                projections[k] = manager.create(w, new Shape(in, DIM));
+                projections[k] = OwnedArrays.of(manager, w, new Shape(in, DIM));
             }
         }
 
@@ -198,8 +199,8 @@ class DiscriminatorTrainingTest {
                 try (NDManager scope = root.newSubManager()) {
                     d.stateDict().values().forEach(p -> p.array().tempAttach(scope));
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        NDArray real = scope.create(batch[0], new Shape(4, 3, 16, 16));
-                        NDArray fake = scope.create(batch[1], new Shape(4, 3, 16, 16));
+                        NDArray real = OwnedArrays.of(scope, batch[0], new Shape(4, 3, 16, 16));
+                        NDArray fake = OwnedArrays.of(scope, batch[1], new Shape(4, 3, 16, 16));
                         NDArray loss = Adversarial.HINGE.discriminator(d.forward(real), d.forward(fake));
                         losses.add((double) loss.getFloat());
                         gc.backward(loss);
@@ -238,15 +239,15 @@ class DiscriminatorTrainingTest {
                 float[][] batch = toyBatch(rng, 2, 32);
                 long s = step;
                 TrainStep.run(d, root, scope -> {
-                    NDArray real = scope.create(batch[0], new Shape(2, 3, 32, 32));
-                    NDArray fake = scope.create(batch[1], new Shape(2, 3, 32, 32));
+                    NDArray real = OwnedArrays.of(scope, batch[0], new Shape(2, 3, 32, 32));
+                    NDArray fake = OwnedArrays.of(scope, batch[1], new Shape(2, 3, 32, 32));
                     NDArray logits = d.forward(weak.apply(real.concat(fake, 0), rng));
                     NDArray lr = logits.get("0:2");
                     NDArray lf = logits.get("2:4");
                     lecam.update(lr, lf);
                     NDArray h = Adversarial.HINGE.discriminator(lr, lf);
                     hinge.add((double) h.getFloat());
-                    NDArray adv = h.add(lecam.regularizer(lr, lf).mul(0.001f)).mul(0.4f);
+                    NDArray adv = OwnedArrays.mul(h.add(OwnedArrays.mul(lecam.regularizer(lr, lf), 0.001)), 0.4);
                     return adv.add(cr.loss(d, real, fake, lr, lf, s, rng));
                 }, opt, 3e-3, 1.0);
                 if (step >= 1) {

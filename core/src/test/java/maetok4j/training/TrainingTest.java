@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.tensor.OwnedArrays;
 import maetok4j.nn.Linear;
 import maetok4j.nn.Module;
 import maetok4j.nn.Parameter;
@@ -87,7 +88,7 @@ class TrainingTest {
                 try (NDManager scope = root.newSubManager()) {
                     w.array().tempAttach(scope);
                     try (var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                        gc.backward(w.array().mul(2f).sum()); // dL/dw = 2
+                        gc.backward(OwnedArrays.mul(w.array(), 2).sum()); // dL/dw = 2
                     }
                     opt.update(params, 0.1, scope);
                     Gradients.zero(params.values());
@@ -130,7 +131,7 @@ class TrainingTest {
                 model.stateDict().values().forEach(p -> p.array().tempAttach(scope));
                 try (var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
                     // weight grad = 3 everywhere (4 entries), bias grad = 4 (2 entries): norm = sqrt(36 + 32) = sqrt(68)
-                    gc.backward(lin.weight().array().mul(3f).sum().add(model.stateDict().get("bias").array().mul(4f).sum()));
+                    gc.backward(OwnedArrays.mul(lin.weight().array(), 3).sum().add(OwnedArrays.mul(model.stateDict().get("bias").array(), 4).sum()));
                 }
                 double norm = Gradients.clipGlobalNorm(model.trainableParameters(), 1.0).value();
                 assertThat(norm).isCloseTo(Math.sqrt(68), within(1e-5));
