@@ -13,10 +13,15 @@ final class Batches {
 
     private Batches() {}
 
-    /** Returns the seconds taken. */
+    /** Returns the seconds taken; the bar shows when there is more than one batch. */
     static double run(String task, int n, int batchSize, NDManager manager, Body body) {
+        return run(task, n, batchSize, n > batchSize, manager, body);
+    }
+
+    /** Returns the seconds taken; the bar shows when {@code showProgress}. */
+    static double run(String task, int n, int batchSize, boolean showProgress, NDManager manager, Body body) {
         long start = System.nanoTime();
-        try (Progress progress = new Progress(task, n, "img", n > batchSize)) {
+        try (Progress progress = new Progress(task, n, "img", showProgress)) {
             for (int first = 0; first < n; first += batchSize) {
                 int count = Math.min(batchSize, n - first);
                 try (NDManager scope = manager.newSubManager()) {

@@ -239,33 +239,23 @@ final class EvalCommand {
             try (NDManager manager = NDManager.newBaseManager(); FeatureNetwork net = set.open()) {
                 FeatureSet realSet = net == null ? null : new FeatureSet(net, true);
                 FeatureSet fakeSet = net == null ? null : new FeatureSet(net, true);
-                try (Progress progress = new Progress("eval compare", a.size() + (pairs == null ? b.size() : 0), "img", !run.noProgress)) {
-                    for (int first = 0; first < a.size(); first += run.batchSize) {
-                        int count = Math.min(run.batchSize, a.size() - first);
-                        try (NDManager scope = manager.newSubManager()) {
-                            NDArray x = a.batch(first, count, scope);
-                            if (realSet != null) {
-                                realSet.add(x);
-                            }
-                            if (pairs != null) {
-                                NDArray y = pairedBatch(b, pairs, first, count, scope);
-                                recon.add(x, y);
-                                if (fakeSet != null) {
-                                    fakeSet.add(y);
-                                }
-                            }
-                        }
-                        progress.step(count);
+                boolean show = !run.noProgress;
+                Batches.run("eval compare", a.size(), run.batchSize, show, manager, (first, count, scope) -> {
+                    NDArray x = a.batch(first, count, scope);
+                    if (realSet != null) {
+                        realSet.add(x);
                     }
-                    if (pairs == null && fakeSet != null) {
-                        for (int first = 0; first < b.size(); first += run.batchSize) {
-                            int count = Math.min(run.batchSize, b.size() - first);
-                            try (NDManager scope = manager.newSubManager()) {
-                                fakeSet.add(b.batch(first, count, scope));
-                            }
-                            progress.step(count);
+                    if (pairs != null) {
+                        NDArray y = pairedBatch(b, pairs, first, count, scope);
+                        recon.add(x, y);
+                        if (fakeSet != null) {
+                            fakeSet.add(y);
                         }
                     }
+                });
+                if (pairs == null && fakeSet != null) {
+                    Batches.run("eval compare (fake)", b.size(), run.batchSize, show, manager,
+                            (first, count, scope) -> fakeSet.add(b.batch(first, count, scope)));
                 }
                 if (realSet != null) {
                     dist = DistributionMetrics.compare(realSet, fakeSet, options);
@@ -383,15 +373,8 @@ final class EvalCommand {
             } else {
                 rows = DataLoader.split(data.size(), (double) refImages / data.size(), seed)[1];
             }
-            try (Progress progress = new Progress("reference", rows.length, "img", showProgress)) {
-                for (int first = 0; first < rows.length; first += batchSize) {
-                    int[] chunk = java.util.Arrays.copyOfRange(rows, first, Math.min(rows.length, first + batchSize));
-                    try (NDManager scope = manager.newSubManager()) {
-                        set.add(ImageTensors.load(data, chunk, size, scope));
-                    }
-                    progress.step(chunk.length);
-                }
-            }
+            Batches.run("reference", rows.length, batchSize, showProgress, manager, (first, count, scope) ->
+                    set.add(ImageTensors.load(data, java.util.Arrays.copyOfRange(rows, first, first + count), size, scope)));
         }
 
         private void gatherNpz(FeatureSet set, int size, int batchSize, boolean showProgress, NDManager manager) {
@@ -405,18 +388,10 @@ final class EvalCommand {
                 if (s[1] != size || s[2] != size) {
                     throw new TensorFileException(file + ": reference images are " + s[2] + "x" + s[1] + ", the samples " + size + "x" + size);
                 }
-                long n = refImages == null ? images.rows() : Math.min(refImages, images.rows());
-                try (Progress progress = new Progress("reference", n, "img", showProgress)) {
-                    for (long done = 0; done < n; ) {
-                        int count = (int) Math.min(batchSize, n - done);
-                        Npz.NpyArray rows = images.readRows(count);
-                        try (NDManager scope = manager.newSubManager()) {
-                            set.add(ImageTensors.fromHwcBytes(rows.data(), count, size, size, scope));
-                        }
-                        done += count;
-                        progress.step(count);
-                    }
-                }
+                int n = Math.toIntExact(refImages == null ? images.rows() : Math.min(refImages, images.rows()));
+                // batches come in order, so each reads the entry's next rows
+                Batches.run("reference", n, batchSize, showProgress, manager, (first, count, scope) ->
+                        set.add(ImageTensors.fromHwcBytes(images.readRows(count).data(), count, size, size, scope)));
             }
         }
     }
@@ -452,15 +427,8 @@ final class EvalCommand {
             DistributionMetrics.Result d;
             try (NDManager manager = NDManager.newBaseManager(); FeatureNetwork net = set.open()) {
                 FeatureSet fake = new FeatureSet(net, true);
-                try (Progress progress = new Progress("samples", fakes.size(), "img", !run.noProgress)) {
-                    for (int first = 0; first < fakes.size(); first += run.batchSize) {
-                        int count = Math.min(run.batchSize, fakes.size() - first);
-                        try (NDManager scope = manager.newSubManager()) {
-                            fake.add(fakes.batch(first, count, scope));
-                        }
-                        progress.step(count);
-                    }
-                }
+                Batches.run("samples", fakes.size(), run.batchSize, !run.noProgress, manager,
+                        (first, count, scope) -> fake.add(fakes.batch(first, count, scope)));
                 FeatureSet real;
                 if (reference.isStatistics()) {
                     ReferenceStatistics.Stored stored = ReferenceStatistics.readWithNetwork(Path.of(reference.ref));
