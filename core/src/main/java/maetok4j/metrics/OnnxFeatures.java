@@ -34,7 +34,7 @@ import java.util.Map;
  * reported when a batch of another size arrives (export with a dynamic batch axis to avoid it). One caller at a
  * time: the input memory is reused from batch to batch.
  */
-public final class OnnxFeatures implements FeatureNetwork {
+public final class OnnxFeatures implements SpecifiedFeatureNetwork {
 
     private static final String TELEMETRY_VARIABLE = "ORT_DISABLE_TELEMETRY";
 
@@ -138,35 +138,16 @@ public final class OnnxFeatures implements FeatureNetwork {
         return dim != DYNAMIC && dim != value;
     }
 
+    @Override
     public FeatureNetworkSpec spec() {
         return spec;
-    }
-
-    @Override
-    public String name() {
-        return spec.name();
-    }
-
-    @Override
-    public boolean isFidInception() {
-        return spec.fidInception();
-    }
-
-    @Override
-    public int featureDim() {
-        return spec.dim();
-    }
-
-    @Override
-    public int classes() {
-        return spec.classes();
     }
 
     @Override
     public Activations extract(NDArray images) {
         int batch = Math.toIntExact(images.getShape().get(0));
         if (batch == 0) {
-            return new Activations(0, spec.dim(), new float[0], spec.hasLogits() ? new float[0] : null);
+            return none();
         }
         long[] shape;
         float[] pixels;

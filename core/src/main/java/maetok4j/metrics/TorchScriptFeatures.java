@@ -13,7 +13,7 @@ import java.nio.file.Path;
  * process as the rest of maetok4j: frozen, eval mode, no autograd graph. This is the route for networks whose
  * operators ONNX lacks, and it keeps the images on DJL arrays from the decoder to the network.
  */
-public final class TorchScriptFeatures implements FeatureNetwork {
+public final class TorchScriptFeatures implements SpecifiedFeatureNetwork {
 
     private final TorchScriptNetwork network;
     private final FeatureNetworkSpec spec;
@@ -28,35 +28,16 @@ public final class TorchScriptFeatures implements FeatureNetwork {
         return new TorchScriptFeatures(TorchScriptNetwork.load(file), spec);
     }
 
+    @Override
     public FeatureNetworkSpec spec() {
         return spec;
-    }
-
-    @Override
-    public String name() {
-        return spec.name();
-    }
-
-    @Override
-    public boolean isFidInception() {
-        return spec.fidInception();
-    }
-
-    @Override
-    public int featureDim() {
-        return spec.dim();
-    }
-
-    @Override
-    public int classes() {
-        return spec.classes();
     }
 
     @Override
     public Activations extract(NDArray images) {
         int batch = Math.toIntExact(images.getShape().get(0));
         if (batch == 0) {
-            return new Activations(0, spec.dim(), new float[0], spec.hasLogits() ? new float[0] : null);
+            return none();
         }
         // everything made here, the network's unused outputs included, lives in the scope and is released with it
         try (NDManager scope = images.getManager().newSubManager()) {
