@@ -168,6 +168,19 @@ public final class LatentStore implements AutoCloseable {
         private int count;
 
         public Writer(Path dir, long[] latentShape, boolean labelled) {
+            this(dir, latentShape, labelled, 0);
+        }
+
+        /**
+         * Continues a store whose first {@code existingShards} shards were written by an earlier, interrupted
+         * writer; each is checked against the store's shape and labels. Shards are written atomically, so a
+         * shard file that exists is whole.
+         */
+        public static Writer resume(Path dir, long[] latentShape, boolean labelled, int existingShards) {
+            return new Writer(dir, latentShape, labelled, existingShards);
+        }
+
+        private Writer(Path dir, long[] latentShape, boolean labelled, int existingShards) {
             this.dir = dir;
             this.latentShape = latentShape.clone();
             this.labelled = labelled;
@@ -177,6 +190,28 @@ public final class LatentStore implements AutoCloseable {
             } catch (IOException e) {
                 throw new TensorFileException(dir + ": cannot create: " + e.getMessage(), e);
             }
+            for (int i = 0; i < existingShards; i++) {
+                String name = shardName(i);
+                try (Safetensors shard = Safetensors.open(dir.resolve(name))) {
+                    long[] ls = shard.info("latents").shape();
+                    if (!Arrays.equals(Arrays.copyOfRange(ls, 1, ls.length), latentShape) || labelled != shard.contains("labels")) {
+                        throw new TensorFileException(shard.file() + ": 'latents' " + shard.info("latents")
+                                + " do not continue a store of shape " + Arrays.toString(latentShape) + (labelled ? " with labels" : ""));
+                    }
+                    shards.add(name);
+                    count += Math.toIntExact(ls[0]);
+                }
+            }
+        }
+
+        /** The number of shards written so far (including resumed ones). */
+        public int shards() {
+            return shards.size();
+        }
+
+        /** The number of rows written so far (including resumed ones). */
+        public int count() {
+            return count;
         }
 
         /** Writes one shard: latents [n, ...] float32, labels [n] int64 (or null for unlabelled stores). */
@@ -193,10 +228,15 @@ public final class LatentStore implements AutoCloseable {
             if (labels != null) {
                 t.put("labels", labels);
             }
-            String name = String.format("shard-%05d.safetensors", shards.size());
+            String name = shardName(shards.size());
             Safetensors.write(dir.resolve(name), t, Map.of("format", "pt"));
             shards.add(name);
             count += Math.toIntExact(s[0]);
+        }
+
+        /** The file name of shard i. */
+        public static String shardName(int i) {
+            return String.format("shard-%05d.safetensors", i);
         }
 
         public void finish(Map<String, String> metadata) {

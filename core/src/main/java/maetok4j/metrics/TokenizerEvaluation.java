@@ -1,5 +1,6 @@
 package maetok4j.metrics;
 
+import maetok4j.latents.LatentStatistics;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -62,12 +63,7 @@ public final class TokenizerEvaluation {
                 o.putNull("rfd");
                 o.put("rfd_skipped", "no feature network given (--features)");
             }
-            ObjectNode l = o.putObject("latents");
-            Arrays.stream(latents.latentShape()).forEach(l.putArray("shape")::add);
-            l.put("mean", latents.mean()).put("std", latents.std()).put("min", latents.min()).put("max", latents.max())
-                    .put("non_finite", latents.nonFinite());
-            Arrays.stream(latents.channelMean()).forEach(l.putArray("channel_mean")::add);
-            Arrays.stream(latents.channelStd()).forEach(l.putArray("channel_std")::add);
+            latents.toJson(o.putObject("latents"));
             ObjectNode p = o.putObject("pca_baseline");
             p.put("components", pcaComponents);
             if (pca == null) {

@@ -1,10 +1,6 @@
 package maetok4j.training;
 
-import maetok4j.tensor.AtomicFiles;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.style.markers.SeriesMarkers;
+import maetok4j.plot.Charts;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,33 +22,12 @@ public final class LossCurves {
             boolean logY) {
         Set<String> names = new LinkedHashSet<>();
         rows.forEach(r -> r.keySet().stream().filter(k -> !k.equals("step") && include.test(k)).forEach(names::add));
-        XYChart chart = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle("step").build();
-        chart.getStyler().setYAxisLogarithmic(logY);
-        chart.getStyler().setLegendVisible(true);
-        chart.getStyler().setMarkerSize(3);
-        int plotted = 0;
+        List<Charts.Series> series = new ArrayList<>();
         for (String name : names) {
-            List<Double> x = new ArrayList<>();
-            List<Double> y = new ArrayList<>();
-            for (Map<String, Double> r : rows) {
-                Double v = r.get(name);
-                if (v != null && Double.isFinite(v) && (!logY || v > 0)) {
-                    x.add(r.get("step"));
-                    y.add(v);
-                }
-            }
-            if (x.size() >= 2) {
-                chart.addSeries(name, x, y).setMarker(SeriesMarkers.NONE);
-                plotted++;
-            }
+            List<Map<String, Double>> logged = rows.stream().filter(r -> r.get(name) != null).toList();
+            series.add(new Charts.Series(name, logged.stream().mapToDouble(r -> r.get("step")).toArray(),
+                    logged.stream().mapToDouble(r -> r.get(name)).toArray()));
         }
-        if (plotted == 0) {
-            return false;
-        }
-        AtomicFiles.write(png, tmp -> {
-            byte[] bytes = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
-            java.nio.file.Files.write(tmp, bytes);
-        });
-        return true;
+        return Charts.lines(png, new Charts.Axes(title, "step", "", false, logY), series, 2, false);
     }
 }

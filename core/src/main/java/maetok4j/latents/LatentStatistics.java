@@ -1,7 +1,9 @@
-package maetok4j.metrics;
+package maetok4j.latents;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.Arrays;
 
@@ -89,5 +91,44 @@ public final class LatentStatistics {
      * @param nonFinite NaN or infinite values seen (left out of every other number)
      */
     public record Summary(long[] latentShape, long count, double mean, double std, double min, double max, double[] channelMean,
-            double[] channelStd, long nonFinite) {}
+            double[] channelStd, long nonFinite) {
+
+        /** Writes the fields into {@code o}: {@code shape, count, mean, std, min, max, non_finite, channel_mean, channel_std}. */
+        public ObjectNode toJson(ObjectNode o) {
+            Arrays.stream(latentShape).forEach(o.putArray("shape")::add);
+            o.put("count", count).put("mean", mean).put("std", std).put("min", min).put("max", max).put("non_finite", nonFinite);
+            Arrays.stream(channelMean).forEach(o.putArray("channel_mean")::add);
+            Arrays.stream(channelStd).forEach(o.putArray("channel_std")::add);
+            return o;
+        }
+
+        /** Reads what {@link #toJson} wrote; {@code source} names the file in errors. */
+        public static Summary fromJson(JsonNode o, String source) {
+            for (String key : new String[] {"shape", "count", "mean", "std", "channel_mean", "channel_std"}) {
+                if (o.path(key).isMissingNode()) {
+                    throw new IllegalArgumentException(source + ": latent statistics need '" + key + "'");
+                }
+            }
+            long[] shape = new long[o.get("shape").size()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = o.get("shape").get(i).asLong();
+            }
+            double[] channelMean = doubles(o.get("channel_mean"));
+            double[] channelStd = doubles(o.get("channel_std"));
+            if (channelMean.length != channelStd.length || channelMean.length == 0) {
+                throw new IllegalArgumentException(source + ": 'channel_mean' and 'channel_std' must be non-empty and of equal length");
+            }
+            return new Summary(shape, o.get("count").asLong(), o.get("mean").asDouble(), o.get("std").asDouble(),
+                    o.path("min").asDouble(Double.NaN), o.path("max").asDouble(Double.NaN), channelMean, channelStd,
+                    o.path("non_finite").asLong(0));
+        }
+
+        private static double[] doubles(JsonNode a) {
+            double[] out = new double[a.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = a.get(i).asDouble();
+            }
+            return out;
+        }
+    }
 }
