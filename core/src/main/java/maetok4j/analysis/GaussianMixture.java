@@ -37,10 +37,10 @@ import java.util.function.IntConsumer;
  * <p>All arithmetic is float64. The heavy work is libtorch matmuls over all rows: "diag" log-densities are one
  * {@code [x², x]·W} product; "full" ones are {@code x·U} for a few components at a time (never [K, n, d]),
  * and the d×d Cholesky factorisations and triangular inverses are EJML's. In the "full" M-step, rows whose
- * responsibility for a component is below {@value #NEGLIGIBLE_RESPONSIBILITY} are left out of its covariance
- * product when that skips most rows: the weight left out is below n·1e-14 per component, far under
- * {@code regCovar}'s effect, and it turns the step from K full passes into about one when components are
- * well separated.
+ * responsibility for component k is below {@value #NEGLIGIBLE_SHARE}·nk/n are left out of its covariance
+ * product when that skips most rows: the weight left out is below {@value #NEGLIGIBLE_SHARE}·nk, so the
+ * covariance moves by less than that fraction of the farthest left-out row's squared distance over nk, and the
+ * step costs about one pass over the rows instead of K when components are well separated.
  *
  * <p>Random draws (k-means++ candidates) come from {@code Config.seed}: restart r uses the r-th
  * {@link SplittableRandom#split()} of {@code new SplittableRandom(seed)}, so the same seed gives the same
@@ -130,8 +130,8 @@ public final class GaussianMixture {
 
     /** numpy's {@code 10 * np.finfo(np.float64).eps}, added to every nk so that empty components stay finite. */
     static final double NK_EPSILON = 10 * Math.ulp(1.0);
-    /** Responsibilities below this are left out of a "full" covariance product (see the class comment). */
-    static final double NEGLIGIBLE_RESPONSIBILITY = 1e-14;
+    /** Rows with a responsibility below this share of nk/n are left out of a "full" covariance product. */
+    static final double NEGLIGIBLE_SHARE = 1e-12;
     /** The row subset is gathered only when it skips at least this fraction of the rows. */
     static final double GATHER_BELOW = 0.5;
     /** Budget for one block of "full" projections [n, c·d] in float64. */
@@ -395,7 +395,7 @@ public final class GaussianMixture {
 
     /**
      * Σ_i r_ik (x_i - μ)(x_i - μ)ᵀ / nk [d, d] row-major, over the rows whose responsibility is not negligible
-     * when they are few enough for gathering them to pay.
+     * (at least {@link #NEGLIGIBLE_SHARE}·nk/n) when they are few enough for gathering them to pay.
      */
     private static double[] fullCovariance(NDArray x, NDArray resp, int c, double[] mean, double nk, NDManager parent) {
         long n = x.getShape().get(0);
@@ -405,7 +405,7 @@ public final class GaussianMixture {
             resp.tempAttach(scope);
             NDArray r = resp.get(":, " + c); // [n]
             NDArray rows = x;
-            NDArray kept = r.gt(NEGLIGIBLE_RESPONSIBILITY).nonzero(); // [m, 1]
+            NDArray kept = r.gt(NEGLIGIBLE_SHARE * nk / n).nonzero(); // [m, 1]
             long m = kept.getShape().get(0);
             if (m == 0) {
                 return new double[d * d];

@@ -20,8 +20,9 @@ import java.util.stream.IntStream;
  * farthest from its centre, as scikit-learn relocates them. Random draws come from the given generator
  * (not numpy's), so results match scikit-learn's in distribution, not bit for bit.
  *
- * <p>Distances are {@code |x|² - 2·x·c + |c|²} from float64 matmuls over all rows; only labels, per-candidate
- * distances and centres cross to Java.
+ * <p>Distances are {@code |x|² - 2·x·c + |c|²} from float64 matmuls over all rows; labels, per-candidate
+ * distances and centres cross to Java, where the centre sums are one pass over a copy of the rows
+ * (8·n·d bytes of heap).
  */
 final class KMeans {
 
@@ -45,8 +46,10 @@ final class KMeans {
         try (NDManager scope = x.getManager().newSubManager()) {
             x.tempAttach(scope);
             double[] sqNorms = x.square().sum(new int[] {1}).toDoubleArray(); // [n]
+            // centre sums are cheaper as one pass over a Java copy than as a [k, n]·[n, d] product
+            double[] rows = x.toDoubleArray(); // [n, d]
             double[] centers = plusPlus(x, sqNorms, k, rng);
-            return lloyd(x, centers, k, tolerance(x));
+            return lloyd(x, rows, centers, k, tolerance(x));
         }
     }
 
@@ -105,19 +108,20 @@ final class KMeans {
         try (NDManager scope = x.getManager().newSubManager()) {
             x.tempAttach(scope);
             NDArray picked = x.get(OwnedArrays.of(scope, indices)); // [t, d]
-            dots = picked.matMul(x.transpose()).toDoubleArray(); // [t, n]
+            // x on the left: a transposed x on the right would be copied whole by every call
+            dots = x.matMul(picked.transpose()).toDoubleArray(); // [n, t]
         }
         double[][] out = new double[t][n];
         for (int j = 0; j < t; j++) {
             double cj = sqNorms[(int) indices[j]];
             for (int i = 0; i < n; i++) {
-                out[j][i] = Math.max(0, sqNorms[i] - 2 * dots[j * n + i] + cj);
+                out[j][i] = Math.max(0, sqNorms[i] - 2 * dots[i * t + j] + cj);
             }
         }
         return out;
     }
 
-    private static Result lloyd(NDArray x, double[] centers, int k, double tolerance) {
+    private static Result lloyd(NDArray x, double[] rows, double[] centers, int k, double tolerance) {
         int n = (int) x.getShape().get(0);
         int d = (int) x.getShape().get(1);
         long[] previous = null;
@@ -133,15 +137,17 @@ final class KMeans {
                 NDArray scores = assignmentScores(x, centers, k, scope); // [n, k]
                 NDArray assigned = scores.argMin(1); // [n]
                 labels = assigned.toLongArray();
-                NDArray oneHot = assigned.oneHot(k, DataType.FLOAT64); // [n, k]
-                System.arraycopy(oneHot.transpose().matMul(x).toDoubleArray(), 0, sums, 0, k * d); // [k, d]
-                for (long label : labels) {
-                    counts[(int) label]++;
+                for (int i = 0; i < n; i++) {
+                    int c = (int) labels[i];
+                    counts[c]++;
+                    for (int j = 0; j < d; j++) {
+                        sums[c * d + j] += rows[i * d + j];
+                    }
                 }
                 if (Arrays.stream(counts).anyMatch(c -> c == 0)) {
                     // |x - c|² for each row's own centre: the rows farthest from theirs seed the empty clusters
                     double[] own = scores.min(new int[] {1}).add(x.square().sum(new int[] {1})).toDoubleArray(); // [n]
-                    relocateEmpty(x, own, labels, sums, counts, k, d);
+                    relocateEmpty(rows, own, labels, sums, counts, k, d);
                 }
             }
             double shift = 0;
@@ -194,17 +200,16 @@ final class KMeans {
      * lowest-numbered empty cluster), moving that row's weight out of its cluster, as scikit-learn's
      * {@code _relocate_empty_clusters_dense}. The labels are left as they are, as there.
      */
-    private static void relocateEmpty(NDArray x, double[] own, long[] labels, double[] sums, long[] counts, int k, int d) {
+    private static void relocateEmpty(double[] rows, double[] own, long[] labels, double[] sums, long[] counts, int k, int d) {
         int[] empty = IntStream.range(0, k).filter(c -> counts[c] == 0).toArray();
         long[] far = IntStream.range(0, own.length).boxed()
                 .sorted(Comparator.comparingDouble((Integer i) -> own[i]).reversed().thenComparing(i -> i))
                 .limit(empty.length).mapToLong(i -> i).toArray();
-        double[] farRows = rows(x, far);
         for (int e = 0; e < far.length; e++) {
             int from = (int) labels[(int) far[e]];
             int to = empty[e];
             for (int j = 0; j < d; j++) {
-                double v = farRows[e * d + j];
+                double v = rows[(int) far[e] * d + j];
                 sums[from * d + j] -= v;
                 sums[to * d + j] = v;
             }
