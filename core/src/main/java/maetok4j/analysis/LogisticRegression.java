@@ -27,8 +27,10 @@ import java.util.function.IntConsumer;
  * {@code maxIterations}, or when no step decreases the objective.
  *
  * <p>Losses and gradients are full-batch float64 products on the engine ([n, d] × [d, classes]); parameters
- * live in Java arrays between iterations. A fit holds a float64 copy of the rows (8·n·d bytes) unless they are
- * float64 already.
+ * live in Java arrays between iterations. A fit, and each prediction, holds a float64 copy of the rows
+ * (8·n·d bytes) unless they are float64 already. The products stay float64 even for float32 rows:
+ * float32 accumulation over n rows rounds the gradient's sums by about 1e-7·√n of their terms' size, far above
+ * the default tolerance, which the optimiser could then not reach.
  */
 public final class LogisticRegression {
 

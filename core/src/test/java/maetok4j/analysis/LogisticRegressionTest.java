@@ -64,7 +64,7 @@ class LogisticRegressionTest {
             long[] yTest = file.read("test.y", m).toLongArray();
             assertThat(x.getDataType()).isEqualTo(DataType.FLOAT32);
 
-            LogisticRegression probe = LogisticRegression.fit(x, y, CLASSES, new LogisticRegression.Config(c, 5000, 1e-10));
+            LogisticRegression probe = LogisticRegression.fit(x, y, CLASSES, new LogisticRegression.Config(c, 5000, 1e-8));
             assertThat(probe.converged()).isTrue();
             assertThat(probe.classes()).isEqualTo(CLASSES);
             assertThat(probe.dimension()).isEqualTo(D);
