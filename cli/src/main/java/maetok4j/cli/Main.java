@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
             TrainCommands.Train.class,
             TrainCommands.FinetuneDecoder.class,
             EvalCommand.class,
+            CacheLatentsCommand.class,
+            AnalyzeCommand.class,
             ConvertCommand.class,
             CommandLine.HelpCommand.class
         })

@@ -27,6 +27,13 @@ final class Progress implements AutoCloseable {
         }
     }
 
+    /** Text shown after the bar, e.g. the live loss or the current fit. */
+    void message(String text) {
+        if (bar != null) {
+            bar.setExtraMessage(" " + text);
+        }
+    }
+
     @Override
     public void close() {
         if (bar != null) {

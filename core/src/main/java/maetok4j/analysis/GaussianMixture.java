@@ -319,11 +319,25 @@ public final class GaussianMixture {
                     }
                 }
             }
+            // |xU - s|² = |xU|² - 2·x·(U s) + |s|²: the cross term is one thin product, so the [n, c·d] block is
+            // only squared and summed, never shifted (a pass over n·c·d values saved)
+            double[] us = new double[d * c]; // [d, c]
+            double[] ss = new double[c]; // [c]
+            for (int b = 0; b < c; b++) {
+                for (int i = 0; i < d; i++) {
+                    double v = 0;
+                    for (int j = i; j < d; j++) {
+                        v += u[i * c * d + b * d + j] * shift[b * d + j];
+                    }
+                    us[i * c + b] = -2 * v;
+                    ss[b] += shift[b * d + i] * shift[b * d + i];
+                }
+            }
             try (NDManager blockScope = scope.newSubManager()) {
                 x.tempAttach(blockScope);
-                NDArray y = x.matMul(OwnedArrays.of(blockScope, u, new Shape(d, (long) c * d))) // [n, c·d]
-                        .sub(OwnedArrays.of(blockScope, shift));
-                NDArray column = y.square().reshape(n, c, d).sum(new int[] {2}); // [n, c]
+                NDArray y = x.matMul(OwnedArrays.of(blockScope, u, new Shape(d, (long) c * d))); // [n, c·d]
+                NDArray column = y.muli(y).reshape(n, c, d).sum(new int[] {2}) // [n, c]
+                        .add(x.matMul(OwnedArrays.of(blockScope, us, new Shape(d, c)))).add(OwnedArrays.of(blockScope, ss));
                 column.attach(scope);
                 columns.add(column);
             }
@@ -415,9 +429,9 @@ public final class GaussianMixture {
                 rows = x.get(index); // [m, d]
                 r = r.get(index); // [m]
             }
-            NDArray diff = rows.sub(OwnedArrays.of(scope, mean)); // [m, d]
-            NDArray weighted = diff.mul(r.reshape(-1, 1)); // [m, d]
-            double[] cov = weighted.transpose().matMul(diff).toDoubleArray(); // [d, d]
+            // √r·(x - μ) in place: one [m, d] buffer, and the product is the Gram matrix of a single operand
+            NDArray scaled = rows.sub(OwnedArrays.of(scope, mean)).muli(r.sqrt().reshape(-1, 1)); // [m, d]
+            double[] cov = scaled.transpose().matMul(scaled).toDoubleArray(); // [d, d]
             for (int i = 0; i < cov.length; i++) {
                 cov[i] /= nk;
             }

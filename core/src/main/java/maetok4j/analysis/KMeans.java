@@ -20,9 +20,10 @@ import java.util.stream.IntStream;
  * farthest from its centre, as scikit-learn relocates them. Random draws come from the given generator
  * (not numpy's), so results match scikit-learn's in distribution, not bit for bit.
  *
- * <p>Distances are {@code |x|² - 2·x·c + |c|²} from float64 matmuls over all rows; labels, per-candidate
- * distances and centres cross to Java, where the centre sums are one pass over a copy of the rows
- * (8·n·d bytes of heap).
+ * <p>Distances are {@code |x|² - 2·x·c + |c|²} from float32 matmuls over all rows (an initialisation only
+ * ranks distances; float32 products run at twice the float64 speed), and so are the centre sums (a one-hot
+ * product): the clustering only seeds the mixture, whose EM is float64 throughout. A float64 copy of the rows
+ * (8·n·d bytes of heap) serves the k-means++ centres and empty-cluster relocations.
  */
 final class KMeans {
 
@@ -45,11 +46,14 @@ final class KMeans {
         }
         try (NDManager scope = x.getManager().newSubManager()) {
             x.tempAttach(scope);
-            double[] sqNorms = x.square().sum(new int[] {1}).toDoubleArray(); // [n]
-            // centre sums are cheaper as one pass over a Java copy than as a [k, n]·[n, d] product
+            double tolerance = tolerance(x);
             double[] rows = x.toDoubleArray(); // [n, d]
-            double[] centers = plusPlus(x, sqNorms, k, rng);
-            return lloyd(x, rows, centers, k, tolerance(x));
+            // distances only rank centres, so float32 products (twice the speed of float64 here) serve; the
+            // centres themselves are float64 means of the float64 rows
+            NDArray x32 = x.toType(DataType.FLOAT32, true); // [n, d]
+            double[] sqNorms = doubles(x32.square().sum(new int[] {1})); // [n]
+            double[] centers = plusPlus(x32, rows, sqNorms, k, rng);
+            return lloyd(x32, rows, centers, k, tolerance);
         }
     }
 
@@ -63,7 +67,7 @@ final class KMeans {
     }
 
     /** Greedy k-means++: the chosen centres [k, d] row-major. */
-    static double[] plusPlus(NDArray x, double[] sqNorms, int k, RandomGenerator rng) {
+    static double[] plusPlus(NDArray x, double[] rows, double[] sqNorms, int k, RandomGenerator rng) {
         int n = sqNorms.length;
         int trials = 2 + (int) Math.log(k);
         long[] chosen = new long[k];
@@ -97,7 +101,12 @@ final class KMeans {
             potential = bestPotential;
             chosen[c] = candidates[best];
         }
-        return rows(x, chosen);
+        int d = (int) x.getShape().get(1);
+        double[] centers = new double[k * d];
+        for (int c = 0; c < k; c++) {
+            System.arraycopy(rows, (int) chosen[c] * d, centers, c * d, d);
+        }
+        return centers;
     }
 
     /** Squared distances [t][n] from each indexed row to every row, clamped at zero as scikit-learn does. */
@@ -109,7 +118,7 @@ final class KMeans {
             x.tempAttach(scope);
             NDArray picked = x.get(OwnedArrays.of(scope, indices)); // [t, d]
             // x on the left: a transposed x on the right would be copied whole by every call
-            dots = x.matMul(picked.transpose()).toDoubleArray(); // [n, t]
+            dots = doubles(x.matMul(picked.transpose())); // [n, t]
         }
         double[][] out = new double[t][n];
         for (int j = 0; j < t; j++) {
@@ -130,7 +139,7 @@ final class KMeans {
         int iteration = 0;
         while (iteration < MAX_ITERATIONS) {
             iteration++;
-            double[] sums = new double[k * d];
+            double[] sums;
             long[] counts = new long[k];
             try (NDManager scope = x.getManager().newSubManager()) {
                 x.tempAttach(scope);
@@ -138,15 +147,12 @@ final class KMeans {
                 NDArray assigned = scores.argMin(1); // [n]
                 labels = assigned.toLongArray();
                 for (int i = 0; i < n; i++) {
-                    int c = (int) labels[i];
-                    counts[c]++;
-                    for (int j = 0; j < d; j++) {
-                        sums[c * d + j] += rows[i * d + j];
-                    }
+                    counts[(int) labels[i]]++;
                 }
+                sums = doubles(assigned.oneHot(k, x.getDataType()).transpose().matMul(x)); // [k, d]
                 if (Arrays.stream(counts).anyMatch(c -> c == 0)) {
                     // |x - c|² for each row's own centre: the rows farthest from theirs seed the empty clusters
-                    double[] own = scores.min(new int[] {1}).add(x.square().sum(new int[] {1})).toDoubleArray(); // [n]
+                    double[] own = doubles(scores.min(new int[] {1}).add(x.square().sum(new int[] {1}))); // [n]
                     relocateEmpty(rows, own, labels, sums, counts, k, d);
                 }
             }
@@ -191,8 +197,8 @@ final class KMeans {
                 norms[c] += v * v;
             }
         }
-        NDArray minusTwoC = OwnedArrays.of(scope, scaled, new Shape(k, d)); // [k, d]
-        return x.matMul(minusTwoC.transpose()).add(OwnedArrays.of(scope, norms)); // [n, k]
+        NDArray minusTwoC = OwnedArrays.of(scope, scaled, new Shape(k, d)).toType(x.getDataType(), false); // [k, d]
+        return x.matMul(minusTwoC.transpose()).add(OwnedArrays.of(scope, norms).toType(x.getDataType(), false)); // [n, k]
     }
 
     /**
@@ -218,11 +224,10 @@ final class KMeans {
         }
     }
 
-    /** The indexed rows [m, d] row-major. */
-    private static double[] rows(NDArray x, long[] indices) {
-        try (NDManager scope = x.getManager().newSubManager()) {
-            x.tempAttach(scope);
-            return x.get(OwnedArrays.of(scope, indices)).toDoubleArray();
+    /** An array's values as float64, whatever its type. */
+    private static double[] doubles(NDArray a) {
+        try (NDArray d = a.toType(DataType.FLOAT64, false)) {
+            return d.toDoubleArray();
         }
     }
 
