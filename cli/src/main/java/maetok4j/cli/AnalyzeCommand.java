@@ -191,8 +191,9 @@ final class AnalyzeCommand {
                     ObjectNode so = sets.addObject().put("latents", name).put("train_rows", r.trainRows()).put("test_rows", r.testRows())
                             .put("input_dim", r.inputDimension()).put("dim", r.dimension()).put("explained_variance", r.explainedVariance())
                             .put("standardized", r.standardized()).put("reduction", options.reduction().toString());
-                    System.out.printf(Locale.ROOT, "%s: %d train / %d test rows, %d dims -> %d (%s, %.4f of the variance)%s%n", name,
-                            r.trainRows(), r.testRows(), r.inputDimension(), r.dimension(), options.reduction(), r.explainedVariance(),
+                    System.out.printf(Locale.ROOT, "%s: %d train / %d test rows, %d dims -> %d%s%s%n", name, r.trainRows(), r.testRows(),
+                            r.inputDimension(), r.dimension(), options.reduction().isNone() ? " (no PCA)"
+                                    : String.format(Locale.ROOT, " by PCA (%.4f of the variance)", r.explainedVariance()),
                             r.standardized() ? ", standardised" : "");
                     System.out.printf(Locale.ROOT, "  %-6s %5s %14s %14s %16s %6s %9s%n", "cov", "K", "test NLL/dim", "train NLL/dim",
                             "BIC", "iters", "seconds");
@@ -452,7 +453,7 @@ final class AnalyzeCommand {
                             ratios[p] = in.pathRatio();
                             strips.add(a.concat(in.frames()).concat(b)); // [steps + 2, 3, S, S]
                         }
-                        String tag = Path.of(model).getFileName().toString();
+                        String tag = label(model);
                         Path stripFile = out.resolve("interpolation-" + (models.size() > 1 ? (m + 1) + "-" : "") + tag + ".png");
                         if (pairs > 0) {
                             java.nio.file.Files.createDirectories(out);
@@ -495,6 +496,14 @@ final class AnalyzeCommand {
             Reports.write(out.resolve("smoothness.json"), o);
             Reports.write(json, o);
             return 0;
+        }
+
+        /** A short name for a model: its folder, with the run folder in front when it is a run's "tokenizer". */
+        static String label(String model) {
+            Path p = Path.of(model).normalize();
+            String name = p.getFileName().toString();
+            return name.equals("tokenizer") && p.getParent() != null && p.getParent().getFileName() != null
+                    ? p.getParent().getFileName() + "-" + name : name;
         }
 
         /** The per-channel std of the scored images' own latents. */

@@ -100,7 +100,7 @@ class AnalyzeCommandTest {
         CliRun r = CliRun.of("analyze", "gmm", store.toString(), "--k", "1,2,4", "--covariance", "diag,full", "--pca-dims", "4",
                 "--restarts", "2", "--json", json.toString(), "--plot", plot.toString(), "--no-progress");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("96 train / 24 test rows").contains("64 dims -> 4");
+        assertThat(r.out()).contains("96 train / 24 test rows").contains("64 dims -> 4 by PCA");
         JsonNode results = JSON.readTree(json.toFile()).get("results");
         assertThat(results.size()).isEqualTo(6);
         for (JsonNode f : results) {
@@ -173,6 +173,21 @@ class AnalyzeCommandTest {
         assertThat(strip.getHeight()).isLessThan(strip.getWidth()); // 2 rows of 6 pictures
         CliRun bad = CliRun.of("analyze", "smoothness", MODEL.toString(), "--data", images.toString(), "--sigmas", "0,x", "--out",
                 out.toString());
+        assertThat(bad.exitCode()).isEqualTo(2);
+    }
+
+    @Test
+    void gmmBenchTimesSmallFitsAndWritesTheRowsForScikitLearn() throws Exception {
+        Path npy = dir.resolve("bench-rows");
+        Path json = dir.resolve("bench.json");
+        CliRun r = CliRun.of("analyze", "gmm-bench", "--rows", "300", "--held-out", "100", "--dim", "4", "--clusters", "3", "--k", "2,3",
+                "--covariance", "diag,full", "--repeats", "2", "--write-npy", npy.toString(), "--json", json.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("300 x 4 rows");
+        assertThat(JSON.readTree(json.toFile()).get("fits").size()).isEqualTo(8);
+        assertThat(npy.resolve("train.npy")).exists();
+        assertThat(Files.size(npy.resolve("held-out.npy"))).isEqualTo(128 + 100 * 4 * 8);
+        CliRun bad = CliRun.of("analyze", "gmm-bench", "--covariance", "tied");
         assertThat(bad.exitCode()).isEqualTo(2);
     }
 

@@ -148,9 +148,11 @@ public final class ModeAnalysis {
 
     /**
      * PCA on the training rows with as many components as the reduction needs. For a variance share the count is
-     * not known in advance: a dense fit takes all components when D is small; otherwise the leading block is
-     * doubled until it explains enough.
+     * not known in advance: a dense fit takes all components up to {@link #DENSE_UP_TO} dimensions; beyond, the
+     * leading block is doubled until it explains enough.
      */
+    static final int DENSE_UP_TO = 4096;
+
     static Pca fitPca(NDArray x, Reduction r) {
         int n = (int) x.getShape().get(0);
         int d = (int) x.getShape().get(1);
@@ -169,7 +171,8 @@ public final class ModeAnalysis {
         if (r.dims() != 0) {
             return acc.fit(r.dims());
         }
-        int k = d <= Pca.DENSE_LIMIT ? max : Math.min(max, 256);
+        // a dense decomposition (LAPACK) takes seconds up to a few thousand dimensions and gives every component
+        int k = d <= DENSE_UP_TO ? max : Math.min(max, 256);
         while (true) {
             Pca pca = acc.fit(k);
             try {

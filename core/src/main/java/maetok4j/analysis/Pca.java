@@ -11,6 +11,15 @@ import org.ejml.dense.row.decomposition.TriangularSolver_DDRM;
 import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 
+import ai.djl.ndarray.NDList;
+import maetok4j.nn.TorchScriptNetwork;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
@@ -24,8 +33,8 @@ import java.util.random.RandomGenerator;
  *
  * <p>Rows are streamed into an {@link Accumulator}, which keeps the mean and the d×d scatter matrix
  * (8·d² bytes on the Java heap, so d up to a few thousand). The components then come from a dense
- * symmetric eigen-decomposition (EJML) when d ≤ 1024 or more than d/8 components are wanted (for d in
- * the thousands that takes minutes), and otherwise from block subspace iteration with Rayleigh–Ritz on the
+ * symmetric eigen-decomposition (EJML for small d, LAPACK in libtorch from {@link #LAPACK_FROM} on: about 20 s at
+ * d = 4096 on two cores) when d ≤ 1024 or more than d/8 components are wanted, and otherwise from block subspace iteration with Rayleigh–Ritz on the
  * covariance (float64 DJL matmuls), iterated until every kept pair's residual ‖Cv − λv‖ is below 1e-8 of
  * the largest variance: variances are then exact to rounding, components to about 1e-8 divided by their
  * relative gap to the next variance.
@@ -156,8 +165,55 @@ public final class Pca {
         }
     }
 
-    /** The leading k eigenpairs {values[k], vectors[k·d]} of a symmetric matrix, by EJML. */
+    /**
+     * The leading k eigenpairs {values[k], vectors[k·d]} of a symmetric matrix: EJML below {@link #LAPACK_FROM}
+     * dimensions, LAPACK's solver in libtorch above (EJML's single-threaded Java takes over ten minutes at d = 4096).
+     */
     static double[][] denseEigen(double[] a, int d, int k) {
+        return d >= LAPACK_FROM ? lapackEigen(a, d, k) : ejmlEigen(a, d, k);
+    }
+
+    /** From this dimension on, dense eigen-decompositions go to libtorch's LAPACK. */
+    static final int LAPACK_FROM = 384;
+    private static final String EIGH = "/maetok4j/analysis/eigh.pt";
+
+    /**
+     * {@code torch.linalg.eigh} through a TorchScript function shipped with the library ({@code eigh.pt}, written by
+     * {@code make_eigh.py}): DJL exposes no linear algebra, but libtorch carries LAPACK.
+     */
+    static double[][] lapackEigen(double[] a, int d, int k) {
+        Path file;
+        try (InputStream in = Pca.class.getResourceAsStream(EIGH)) {
+            if (in == null) {
+                throw new IllegalStateException("the library's " + EIGH + " is missing");
+            }
+            file = Files.createTempFile("maetok-eigh", ".pt");
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot stage " + EIGH + ": " + e.getMessage(), e);
+        }
+        try (TorchScriptNetwork eigh = TorchScriptNetwork.load(file); NDManager mm = NDManager.newBaseManager()) {
+            NDList out = eigh.infer(OwnedArrays.of(mm, a, new Shape(d, d))); // values [d] ascending, vectors [d, d] as columns
+            out.attach(mm);
+            double[] ascending = out.get(0).toDoubleArray();
+            // rows of the transposed vectors are the eigenvectors; the last k, largest first
+            double[] vectors = out.get(1).transpose().flip(0).get("0:" + k).toDoubleArray(); // [k, d]
+            double[] values = new double[k];
+            for (int c = 0; c < k; c++) {
+                values[c] = ascending[d - 1 - c];
+            }
+            return new double[][] {values, vectors};
+        } finally {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException ignored) {
+                // a temporary file of 1.5 KB; the OS cleans its temp folder
+            }
+        }
+    }
+
+    /** The leading k eigenpairs by EJML's symmetric decomposition. */
+    static double[][] ejmlEigen(double[] a, int d, int k) {
         DMatrixRMaj m = new DMatrixRMaj(d, d);
         System.arraycopy(a, 0, m.data, 0, a.length);
         EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(d, true, true);

@@ -126,4 +126,36 @@ class PcaTest {
             assertThatThrownBy(() -> acc.fit(4)).hasMessageContaining("min(n, d)");
         }
     }
+
+    @Test
+    void lapackAndEjmlAgreeOnALargeSymmetricMatrix() {
+        int d = 400;
+        SplittableRandom rng = new SplittableRandom(9);
+        double[] b = new double[d * d];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = rng.nextGaussian();
+        }
+        double[] a = new double[d * d]; // B·Bᵀ: symmetric, positive semi-definite, a spread-out spectrum
+        for (int i = 0; i < d; i++) {
+            for (int j = 0; j <= i; j++) {
+                double v = 0;
+                for (int t = 0; t < d; t++) {
+                    v += b[i * d + t] * b[j * d + t];
+                }
+                a[i * d + j] = v;
+                a[j * d + i] = v;
+            }
+        }
+        double[][] lapack = Pca.lapackEigen(a.clone(), d, 20);
+        double[][] ejml = Pca.ejmlEigen(a.clone(), d, 20);
+        for (int c = 0; c < 20; c++) {
+            assertThat(lapack[0][c]).isCloseTo(ejml[0][c], within(1e-9 * ejml[0][0]));
+            double dot = 0;
+            for (int j = 0; j < d; j++) {
+                dot += lapack[1][c * d + j] * ejml[1][c * d + j];
+            }
+            assertThat(Math.abs(dot)).as("component %d", c).isCloseTo(1, within(1e-7));
+        }
+        assertThat(Pca.denseEigen(a.clone(), d, 3)[0]).containsExactly(java.util.Arrays.copyOf(lapack[0], 3));
+    }
 }
