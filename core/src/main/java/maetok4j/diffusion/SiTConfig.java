@@ -1,0 +1,87 @@
+package maetok4j.diffusion;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.util.Iterator;
+import java.util.Set;
+
+/**
+ * The SiT constructor arguments of the reference ({@code modelling/sit.py}), as its {@code config.json} holds them.
+ *
+ * @param inputSize tokens in 1D mode ({@code vae_1d}); the latent side in 2D mode
+ * @param inChannels channels per token (1D) or latent channels (2D)
+ * @param classDropoutProb label dropout for classifier-free guidance; above 0 the label table has a null row
+ */
+public record SiTConfig(int inputSize, int patchSize, int inChannels, int hiddenSize, int depth, int numHeads, double mlpRatio,
+        double classDropoutProb, int numClasses, int decoderHiddenSize, boolean qkNorm, boolean vae1d) {
+
+    private static final Set<String> KEYS = Set.of("input_size", "patch_size", "in_channels", "hidden_size", "depth", "num_heads",
+            "mlp_ratio", "class_dropout_prob", "num_classes", "decoder_hidden_size", "qk_norm", "fused_attn", "flash_attn", "vae_1d",
+            "path_type", "use_cfg", "tags", "repo_url", "license");
+
+    public SiTConfig {
+        require(inputSize > 0 && inChannels > 0 && depth > 0 && numClasses > 0, "input_size, in_channels, depth and num_classes must be positive");
+        require(hiddenSize > 0 && numHeads > 0 && hiddenSize % numHeads == 0, "hidden_size " + hiddenSize + " must be a positive multiple of num_heads " + numHeads);
+        require(mlpRatio > 0, "mlp_ratio must be positive, got " + mlpRatio);
+        require(classDropoutProb >= 0 && classDropoutProb < 1, "class_dropout_prob must be in [0, 1), got " + classDropoutProb);
+        require(decoderHiddenSize == hiddenSize, "decoder_hidden_size (" + decoderHiddenSize + ") must equal hidden_size (" + hiddenSize
+                + "): the reference's final layer reads the blocks' output");
+        require(!qkNorm, "qk_norm: true is not supported yet");
+        require(vae1d, "vae_1d: false (2D latents with a patch embedding) is not supported yet; only 1D token latents are");
+        require(patchSize >= 1, "patch_size must be positive, got " + patchSize);
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    /** The number of tokens the blocks see. */
+    public int tokens() {
+        return inputSize;
+    }
+
+    /** Rows of the label table: one per class, plus the null label {@code num_classes} when labels are dropped in training. */
+    public int labelRows() {
+        return numClasses + (classDropoutProb > 0 ? 1 : 0);
+    }
+
+    public int mlpHidden() {
+        return (int) (hiddenSize * mlpRatio);
+    }
+
+    /** Reads a reference {@code config.json}; {@code source} names it in errors (one line, naming the field). */
+    public static SiTConfig fromJson(JsonNode root, String source) {
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException(source + ": not a JSON object");
+        }
+        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!KEYS.contains(k)) {
+                throw new IllegalArgumentException(source + ": unknown SiT field '" + k + "'");
+            }
+        }
+        try {
+            return new SiTConfig(integer(root, "input_size", 32, source), integer(root, "patch_size", 2, source),
+                    integer(root, "in_channels", 4, source), integer(root, "hidden_size", 1152, source), integer(root, "depth", 28, source),
+                    integer(root, "num_heads", 16, source), root.path("mlp_ratio").asDouble(4.0),
+                    root.path("class_dropout_prob").asDouble(0.1), integer(root, "num_classes", 1000, source),
+                    integer(root, "decoder_hidden_size", integer(root, "hidden_size", 1152, source), source),
+                    root.path("qk_norm").asBoolean(false), root.path("vae_1d").asBoolean(false));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage().startsWith(source) ? e.getMessage() : source + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int integer(JsonNode root, String key, int fallback, String source) {
+        JsonNode v = root.get(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!v.canConvertToInt() || !v.isIntegralNumber()) {
+            throw new IllegalArgumentException(source + ": '" + key + "' must be an integer, got " + v);
+        }
+        return v.asInt();
+    }
+}
