@@ -17,7 +17,9 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
 
     private static final Set<String> KEYS = Set.of("input_size", "patch_size", "in_channels", "hidden_size", "depth", "num_heads",
             "mlp_ratio", "class_dropout_prob", "num_classes", "decoder_hidden_size", "qk_norm", "fused_attn", "flash_attn", "vae_1d",
-            "path_type", "use_cfg", "tags", "repo_url", "license");
+            "path_type", "use_cfg", "tags", "repo_url", "license",
+            // a parity fixture's description of how its samples were drawn; not a model argument
+            "sampler");
 
     public SiTConfig {
         require(inputSize > 0 && inChannels > 0 && depth > 0 && numClasses > 0, "input_size, in_channels, depth and num_classes must be positive");
