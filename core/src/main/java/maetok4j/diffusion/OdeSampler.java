@@ -39,10 +39,10 @@ public final class OdeSampler {
     private OdeSampler() {}
 
     /**
-     * Integrates from {@code noise} [B, L, C] with labels [B] (int64); returns float64 samples [B, L, C] in noise's
+     * Integrates from {@code noise} [B, ...] with labels [B] (int64); returns float64 samples [B, ...] in noise's
      * manager. {@code onStep} hears of each finished step.
      */
-    public static NDArray sample(SiT model, NDArray noise, NDArray labels, int steps, boolean heun, Guidance guidance, IntConsumer onStep) {
+    public static NDArray sample(VelocityModel model, NDArray noise, NDArray labels, int steps, boolean heun, Guidance guidance, IntConsumer onStep) {
         if (steps < 1) {
             throw new IllegalArgumentException("steps must be at least 1, got " + steps);
         }
@@ -53,7 +53,7 @@ public final class OdeSampler {
         }
         long[] y = labels.toLongArray();
         long[] nulls = new long[y.length];
-        Arrays.fill(nulls, model.config().numClasses());
+        Arrays.fill(nulls, model.nullLabel());
         NDArray x = noise.toType(DataType.FLOAT64, true); // [B, L, C]
         for (int i = 0; i < steps; i++) {
             try (NDManager step = owner.newSubManager()) {
@@ -76,7 +76,7 @@ public final class OdeSampler {
     }
 
     /** The (guided) velocity at time t, float64 [B, L, C]. */
-    private static NDArray velocity(SiT model, NDArray x, long[] y, long[] nulls, double t, boolean guided, double scale, NDManager scope) {
+    private static NDArray velocity(VelocityModel model, NDArray x, long[] y, long[] nulls, double t, boolean guided, double scale, NDManager scope) {
         int b = y.length;
         NDArray input = x.toType(DataType.FLOAT32, false);
         long[] labels = y;
@@ -88,7 +88,7 @@ public final class OdeSampler {
         }
         float[] time = new float[labels.length];
         Arrays.fill(time, (float) t);
-        NDArray v = model.forward(input, OwnedArrays.of(scope, time, new Shape(time.length)), OwnedArrays.of(scope, labels))
+        NDArray v = model.velocity(input, OwnedArrays.of(scope, time, new Shape(time.length)), OwnedArrays.of(scope, labels))
                 .toType(DataType.FLOAT64, false);
         if (!guided) {
             return v;

@@ -32,7 +32,7 @@ import java.util.List;
  *
  * Parameter names are the reference's state-dict keys. Arrays live in a manager this model owns.
  */
-public final class SiT extends Module implements AutoCloseable {
+public final class SiT extends Module implements VelocityModel, AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -141,6 +141,17 @@ public final class SiT extends Module implements AutoCloseable {
             }
             return finalLayer.forward(h, c); // [B, L, C]
         });
+    }
+
+    @Override
+    public NDArray velocity(NDArray x, NDArray t, NDArray y) {
+        return forward(x, t, y);
+    }
+
+    /** {@code num_classes}: the label table's extra row. */
+    @Override
+    public long nullLabel() {
+        return config.numClasses();
     }
 
     @Override
