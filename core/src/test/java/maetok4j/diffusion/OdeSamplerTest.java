@@ -78,15 +78,41 @@ class OdeSamplerTest {
             NDArray noise = OwnedArrays.of(m, e, new Shape(n, 2, 2));
             long[] zeros = new long[n]; // every sample labelled 0: μ = 2
             NDArray labels = OwnedArrays.of(m, zeros);
-            double[] heun = moments(OdeSampler.sample(model, noise, labels, 50, true, OdeSampler.Guidance.none(), s -> {}));
+            double[] heun = moments(OdeSampler.sample(model, noise, labels, 50, true, Guidance.none(), s -> {}));
             assertThat(heun[0]).isCloseTo(2.0, within(0.03));
             assertThat(heun[1]).isCloseTo(0.25, within(0.02));
-            double[] euler = moments(OdeSampler.sample(model, noise, labels, 200, false, OdeSampler.Guidance.none(), s -> {}));
+            double[] euler = moments(OdeSampler.sample(model, noise, labels, 200, false, Guidance.none(), s -> {}));
             assertThat(euler[0]).isCloseTo(2.0, within(0.03));
             assertThat(euler[1]).isCloseTo(0.25, within(0.03));
             // guidance w over the whole path pushes the mean along (μ_c − μ_u): w = 2 lands beyond μ = 2
-            double[] guided = moments(OdeSampler.sample(model, noise, labels, 50, true, new OdeSampler.Guidance(2, 0, 1), s -> {}));
+            double[] guided = moments(OdeSampler.sample(model, noise, labels, 50, true, new Guidance(2, 0, 1), s -> {}));
             assertThat(guided[0]).isGreaterThan(2.5);
+        }
+    }
+
+    @Test
+    void eulerMaruyamaReachesTheDataDistributionAndRepeatsWithItsSeed() {
+        Gaussian model = new Gaussian(new double[] {2.0, -1.0}, 0.5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            SplittableRandom rng = new SplittableRandom(2);
+            int n = 4000;
+            float[] e = new float[n * 4];
+            for (int i = 0; i < e.length; i++) {
+                e[i] = (float) rng.nextGaussian();
+            }
+            NDArray noise = OwnedArrays.of(m, e, new Shape(n, 2, 2));
+            long[] second = new long[n];
+            java.util.Arrays.fill(second, 1); // μ = -1
+            NDArray labels = OwnedArrays.of(m, second);
+            NDArray a = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), SdeSampler.PathType.LINEAR, 7, s -> {});
+            double[] sde = moments(a);
+            assertThat(sde[0]).isCloseTo(-1.0, within(0.03));
+            // the last step, from t = 0.04 to 0, takes the mean only, as the reference does
+            assertThat(sde[1]).isCloseTo(0.25, within(0.03));
+            NDArray b = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), SdeSampler.PathType.LINEAR, 7, s -> {});
+            assertThat(b.toDoubleArray()).containsExactly(a.toDoubleArray());
+            NDArray c = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), SdeSampler.PathType.LINEAR, 8, s -> {});
+            assertThat(c.toDoubleArray()).isNotEqualTo(a.toDoubleArray());
         }
     }
 }

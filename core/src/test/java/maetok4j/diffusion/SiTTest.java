@@ -95,11 +95,11 @@ class SiTTest {
             NDArray noise = io.read("noise", m);
             NDArray labels = io.read("labels", m);
             int[] steps = {0};
-            NDArray plain = OdeSampler.sample(sit, noise, labels, 5, false, OdeSampler.Guidance.none(), s -> steps[0] = s);
+            NDArray plain = OdeSampler.sample(sit, noise, labels, 5, false, Guidance.none(), s -> steps[0] = s);
             assertThat(steps[0]).isEqualTo(5);
             assertThat(relativeError(plain.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray(),
                     io.read("samples_plain", m).toFloatArray())).isLessThan(1e-4);
-            NDArray cfg = OdeSampler.sample(sit, noise, labels, 5, false, new OdeSampler.Guidance(2.5, 0, 0.7), s -> {});
+            NDArray cfg = OdeSampler.sample(sit, noise, labels, 5, false, new Guidance(2.5, 0, 0.7), s -> {});
             float[] guided = cfg.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
             assertThat(relativeError(guided, io.read("samples_cfg", m).toFloatArray())).isLessThan(1e-4);
             assertThat(relativeError(guided, io.read("samples_plain", m).toFloatArray())).as("guidance changes the samples").isGreaterThan(1e-3);
