@@ -17,23 +17,6 @@ import java.util.function.IntConsumer;
  */
 public final class SdeSampler {
 
-    /** The interpolant x_t = α_t·x₀ + σ_t·ε the model was trained on. */
-    public enum PathType {
-        /** α = 1 − t, σ = t. */
-        LINEAR,
-        /** α = cos(πt/2), σ = sin(πt/2) (GVP). */
-        COSINE;
-
-        /** {α, α̇, σ, σ̇} at t. */
-        double[] coefficients(double t) {
-            if (this == LINEAR) {
-                return new double[] {1 - t, -1, t, 1};
-            }
-            double h = Math.PI / 2;
-            return new double[] {Math.cos(t * h), -h * Math.sin(t * h), Math.sin(t * h), h * Math.cos(t * h)};
-        }
-    }
-
     private SdeSampler() {}
 
     /** Samples from {@code noise} [B, ...] with labels [B]; float64 samples in noise's manager. */

@@ -104,14 +104,14 @@ class OdeSamplerTest {
             long[] second = new long[n];
             java.util.Arrays.fill(second, 1); // μ = -1
             NDArray labels = OwnedArrays.of(m, second);
-            NDArray a = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), SdeSampler.PathType.LINEAR, 7, s -> {});
+            NDArray a = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), PathType.LINEAR, 7, s -> {});
             double[] sde = moments(a);
             assertThat(sde[0]).isCloseTo(-1.0, within(0.03));
             // the last step, from t = 0.04 to 0, takes the mean only, as the reference does
             assertThat(sde[1]).isCloseTo(0.25, within(0.03));
-            NDArray b = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), SdeSampler.PathType.LINEAR, 7, s -> {});
+            NDArray b = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), PathType.LINEAR, 7, s -> {});
             assertThat(b.toDoubleArray()).containsExactly(a.toDoubleArray());
-            NDArray c = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), SdeSampler.PathType.LINEAR, 8, s -> {});
+            NDArray c = SdeSampler.sample(model, noise, labels, 250, Guidance.none(), PathType.LINEAR, 8, s -> {});
             assertThat(c.toDoubleArray()).isNotEqualTo(a.toDoubleArray());
         }
     }
