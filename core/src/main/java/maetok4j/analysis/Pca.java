@@ -173,8 +173,8 @@ public final class Pca {
         return d >= LAPACK_FROM ? lapackEigen(a, d, k) : ejmlEigen(a, d, k);
     }
 
-    /** From this dimension on, dense eigen-decompositions go to libtorch's LAPACK. */
-    static final int LAPACK_FROM = 384;
+    /** From this dimension on, dense eigen-decompositions go to libtorch's LAPACK (below, EJML takes seconds at most). */
+    static final int LAPACK_FROM = DENSE_LIMIT + 1;
     private static final String EIGH = "/maetok4j/analysis/eigh.pt";
 
     /**
@@ -263,7 +263,8 @@ public final class Pca {
                         q.attach(mm);
                         continue;
                     }
-                    double[][] ritz = denseEigen(symmetric(q.transpose().matMul(y).toDoubleArray(), b), b, b);
+                    // small b×b problems: EJML in-process (a libtorch call per iteration costs more than it saves)
+                    double[][] ritz = ejmlEigen(symmetric(q.transpose().matMul(y).toDoubleArray(), b), b, b);
                     theta = ritz[0];
                     // ritz[1] holds eigenvectors as rows, i.e. Wᵀ [b, b]
                     NDArray wt = OwnedArrays.of(step, ritz[1], new Shape(b, b));
@@ -344,7 +345,7 @@ public final class Pca {
 
     /** V·diag(λ^-1/2) from the Gram matrix's eigen-decomposition, with λ floored far below the largest. */
     private static double[] svqbFactor(double[] gram, int b) {
-        double[][] g = denseEigen(gram, b, b);
+        double[][] g = ejmlEigen(gram, b, b);
         double floor = Math.max(g[0][0], Double.MIN_NORMAL) * 1e-28;
         double[] scaled = new double[b * b];
         for (int c = 0; c < b; c++) {

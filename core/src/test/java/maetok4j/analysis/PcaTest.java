@@ -156,6 +156,5 @@ class PcaTest {
             }
             assertThat(Math.abs(dot)).as("component %d", c).isCloseTo(1, within(1e-7));
         }
-        assertThat(Pca.denseEigen(a.clone(), d, 3)[0]).containsExactly(java.util.Arrays.copyOf(lapack[0], 3));
     }
 }
