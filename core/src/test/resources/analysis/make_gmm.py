@@ -12,31 +12,14 @@ Each is fitted for both covariance types and K in (3, 6, 10), with n_init=8 so t
 its best optimum, and scored on the test rows.
 """
 import json
-import struct
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from fixture_io import save_safetensors
+
 rng = np.random.default_rng(23)
 D = 6
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        dtype = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}[a.dtype]
-        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def mixture(n, components, spread, scale_range):

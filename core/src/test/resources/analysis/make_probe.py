@@ -12,33 +12,16 @@ Multinomial intercepts are only defined up to a common shift; sklearn's lbfgs st
 their sum at zero, so the polished ones are re-centred to the same convention.
 """
 import json
-import struct
 import warnings
 
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 
+from fixture_io import save_safetensors
+
 rng = np.random.default_rng(23)
 D, K = 30, 5
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        dtype = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.int64): "I64"}[a.dtype]
-        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 means = rng.normal(size=(K, D)) * 0.42
