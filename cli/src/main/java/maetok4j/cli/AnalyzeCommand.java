@@ -509,14 +509,11 @@ final class AnalyzeCommand {
         /** The per-channel std of the scored images' own latents. */
         private static double[] channelStd(Tokenizer tokenizer, NDArray x, int batchSize) {
             var s = new maetok4j.latents.LatentStatistics(tokenizer.latentShape(), tokenizer.latentChannelAxis());
-            int n = (int) x.getShape().get(0);
-            for (int first = 0; first < n; first += batchSize) {
-                try (NDManager scope = x.getManager().newSubManager()) {
-                    NDArray b = x.get(first + ":" + Math.min(n, first + batchSize));
-                    b.attach(scope);
-                    s.add(tokenizer.encode(b));
-                }
-            }
+            Batches.run("latent std", (int) x.getShape().get(0), batchSize, false, x.getManager(), (first, count, scope) -> {
+                NDArray b = x.get(first + ":" + (first + count));
+                b.attach(scope);
+                s.add(tokenizer.encode(b));
+            });
             return s.summary().channelStd();
         }
     }

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import maetok4j.nn.Attention;
 import maetok4j.nn.LayerNorm;
-import maetok4j.nn.Linear;
+import maetok4j.nn.Mlp;
 import maetok4j.nn.Modulation;
 import maetok4j.nn.Module;
 
@@ -18,14 +18,14 @@ public final class SiTBlock extends Module {
     public final LayerNorm norm1;
     public final Attention attn;
     public final LayerNorm norm2;
-    public final TanhMlp mlp;
+    public final Mlp mlp;
     public final Modulation adaLNModulation;
 
     public SiTBlock(int hidden, int heads, int mlpHidden) {
         norm1 = child("norm1", new LayerNorm(hidden, false));
         attn = child("attn", new Attention(hidden, heads));
         norm2 = child("norm2", new LayerNorm(hidden, false));
-        mlp = child("mlp", new TanhMlp(hidden, mlpHidden));
+        mlp = child("mlp", new Mlp(hidden, mlpHidden, true));
         adaLNModulation = child("adaLN_modulation", new Modulation(hidden, 6 * hidden));
     }
 
@@ -41,27 +41,5 @@ public final class SiTBlock extends Module {
     /** {@code x·(1 + scale) + shift}, per sample: x [B, T, D], shift and scale [B, D]. */
     static NDArray modulate(NDArray x, NDArray shift, NDArray scale) {
         return x.add(x.mul(scale.expandDims(1))).add(shift.expandDims(1));
-    }
-
-    /** timm's {@code Mlp} with {@code GELU(approximate="tanh")}, as SiT builds it. */
-    public static final class TanhMlp extends Module {
-        public final Linear fc1;
-        public final Linear fc2;
-
-        TanhMlp(int dim, int hidden) {
-            fc1 = child("fc1", new Linear(dim, hidden));
-            fc2 = child("fc2", new Linear(hidden, dim));
-        }
-
-        public NDArray forward(NDArray x) {
-            return fc2.forward(geluTanh(fc1.forward(x)));
-        }
-    }
-
-    /** ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), with every constant an owned array (safe under autograd). */
-    static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.add(maetok4j.tensor.OwnedArrays.mul(x.pow(maetok4j.tensor.OwnedArrays.scalar(x, 3)), 0.044715));
-        NDArray t = maetok4j.tensor.OwnedArrays.mul(inner, Math.sqrt(2 / Math.PI)).tanh();
-        return maetok4j.tensor.OwnedArrays.mul(x.add(x.mul(t)), 0.5);
     }
 }
