@@ -47,13 +47,13 @@ final class AnalyzeCommand {
     record Split(NDArray train, NDArray test, long[] trainLabels, long[] testLabels) {}
 
     static Split split(LatentSet set, LatentSet test, double testFraction, long seed, boolean pool, int maxRows, NDManager manager) {
-        NDArray all = pool ? set.pooled(manager) : set.flattened(manager);
+        NDArray all = features(set, pool, manager);
         if (test != null) {
             if (!Arrays.equals(test.latentShape(), set.latentShape())) {
                 throw new IllegalArgumentException(test.source() + ": latents " + Arrays.toString(test.latentShape()) + " do not match "
                         + set.source() + "'s " + Arrays.toString(set.latentShape()));
             }
-            NDArray t = pool ? test.pooled(manager) : test.flattened(manager);
+            NDArray t = features(test, pool, manager);
             int[] rows = capped(allRows(set.size()), maxRows, seed);
             return new Split(LatentSet.rows(all, rows, manager), t, set.labelled() ? set.labels(rows) : null, test.labels());
         }
@@ -61,6 +61,19 @@ final class AnalyzeCommand {
         int[] train = capped(s[0], maxRows, seed);
         return new Split(LatentSet.rows(all, train, manager), LatentSet.rows(all, s[1], manager),
                 set.labelled() ? set.labels(train) : null, set.labelled() ? set.labels(s[1]) : null);
+    }
+
+    /** One vector per latent: averaged over tokens (or positions) when pooled, else flattened. */
+    static NDArray features(LatentSet set, boolean pool, NDManager manager) {
+        return pool ? set.pooled(manager) : set.flattened(manager);
+    }
+
+    /** {@code --pool}: true for "mean", false for "none"; anything else is a usage error. */
+    static boolean meanPooling(CommandLine cmd, String pool) {
+        if (!pool.equals("none") && !pool.equals("mean")) {
+            throw new CommandLine.ParameterException(cmd, "--pool must be none or mean, got '" + pool + "'");
+        }
+        return pool.equals("mean");
     }
 
     private static int[] allRows(int n) {
@@ -294,9 +307,7 @@ final class AnalyzeCommand {
         @Override
         public Integer call() {
             CommandLine cmd = spec.commandLine();
-            if (!pool.equals("none") && !pool.equals("mean")) {
-                throw new CommandLine.ParameterException(cmd, "--pool must be none or mean, got '" + pool + "'");
-            }
+            boolean mean = meanPooling(cmd, pool);
             if (!(testFraction > 0 && testFraction < 1)) {
                 throw new CommandLine.ParameterException(cmd, "--test-fraction must be in (0, 1), got " + testFraction);
             }
@@ -318,7 +329,7 @@ final class AnalyzeCommand {
                 }
                 int classes = Math.max(set.classCount(), held == null ? 0 : held.classCount());
                 classNames = set.classes();
-                Split s = split(set, held, testFraction, seed, pool.equals("mean"), maxRows, manager);
+                Split s = split(set, held, testFraction, seed, mean, maxRows, manager);
                 try (Progress progress = new Progress("probe", maxIter, "iter", !noProgress)) {
                     r = LinearProbe.run(s.train(), s.trainLabels(), s.test(), s.testLabels(), classes, config, it -> progress.step(1));
                 }
@@ -548,9 +559,7 @@ final class AnalyzeCommand {
         @Override
         public Integer call() {
             CommandLine cmd = spec.commandLine();
-            if (!pool.equals("none") && !pool.equals("mean")) {
-                throw new CommandLine.ParameterException(cmd, "--pool must be none or mean, got '" + pool + "'");
-            }
+            boolean mean = meanPooling(cmd, pool);
             if (maxPoints < 2) {
                 throw new CommandLine.ParameterException(cmd, "--max-points must be at least 2, got " + maxPoints);
             }
@@ -563,7 +572,7 @@ final class AnalyzeCommand {
                 if (set.size() < 3) {
                     throw new IllegalArgumentException(latents + ": a scatter needs at least 3 latents, has " + set.size());
                 }
-                NDArray x = pool.equals("mean") ? set.pooled(manager) : set.flattened(manager);
+                NDArray x = features(set, mean, manager);
                 int[] rows = capped(allRows(set.size()), maxPoints, seed);
                 NDArray shown = LatentSet.rows(x, rows, manager);
                 Pca.Accumulator acc = new Pca.Accumulator((int) x.getShape().get(1));
