@@ -33,6 +33,36 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         require(patchSize >= 1, "patch_size must be positive, got " + patchSize);
     }
 
+    /** The model sizes of the SiT paper (S, B, L, XL) and {@code cpu}, a model that trains in minutes on 2 cores. */
+    public static final java.util.List<String> PRESETS = java.util.List.of("S", "B", "L", "XL", "cpu");
+
+    /**
+     * A preset's width, depth and heads for latents of the given geometry: {@code vae1d} for tokens [L, C]
+     * ({@code inputSize} = L, {@code inChannels} = C, patch 1) or spatial latents [C, s, s] with patch
+     * {@code patchSize}. Label dropout 0.1 (the null class {@code numClasses}), MLP ratio 4, no qk-norm.
+     */
+    public static SiTConfig preset(String name, int inputSize, int patchSize, int inChannels, int numClasses, boolean vae1d) {
+        int[] whd = switch (name) {
+            case "S" -> new int[] {384, 12, 6};
+            case "B" -> new int[] {768, 12, 12};
+            case "L" -> new int[] {1024, 24, 16};
+            case "XL" -> new int[] {1152, 28, 16};
+            case "cpu" -> new int[] {192, 6, 3};
+            default -> throw new IllegalArgumentException("unknown SiT preset '" + name + "'; known: " + String.join(", ", PRESETS));
+        };
+        return new SiTConfig(inputSize, vae1d ? 1 : patchSize, inChannels, whd[0], whd[1], whd[2], 4.0, 0.1, numClasses, whd[0], false, vae1d);
+    }
+
+    /** The constructor arguments as the reference's {@code config.json} holds them (PyTorchModelHubMixin). */
+    public com.fasterxml.jackson.databind.node.ObjectNode toJson() {
+        com.fasterxml.jackson.databind.node.ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        o.put("path_type", "edm").put("input_size", inputSize).put("patch_size", patchSize).put("in_channels", inChannels)
+                .put("hidden_size", hiddenSize).put("decoder_hidden_size", decoderHiddenSize).put("depth", depth).put("num_heads", numHeads)
+                .put("mlp_ratio", mlpRatio).put("class_dropout_prob", classDropoutProb).put("num_classes", numClasses).put("use_cfg", false)
+                .put("vae_1d", vae1d).put("qk_norm", qkNorm);
+        return o;
+    }
+
     private static void require(boolean ok, String message) {
         if (!ok) {
             throw new IllegalArgumentException(message);
