@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             EvalCommand.class,
             CacheLatentsCommand.class,
             AnalyzeCommand.class,
+            SampleCommand.class,
             ConvertCommand.class,
             CommandLine.HelpCommand.class
         })

@@ -38,11 +38,11 @@ public final class OdeSampler {
                 double t = times[i];
                 double dt = times[i + 1] - t;
                 boolean guided = guidance.activeAt(t);
-                NDArray d = velocity(model, x, y, t, guided, guidance, step);
+                NDArray d = guidance.velocity(model, x, y, t, guided, step);
                 NDArray next = x.add(OwnedArrays.mul(d, dt));
                 if (heun && i < steps - 1) {
                     // the reference guides Heun's second evaluation by the interval test at t, not at t_next
-                    NDArray dPrime = velocity(model, next, y, times[i + 1], guided, guidance, step);
+                    NDArray dPrime = guidance.velocity(model, next, y, times[i + 1], guided, step);
                     next = x.add(OwnedArrays.mul(d.add(dPrime), 0.5 * dt));
                 }
                 next.attach(owner);
@@ -51,11 +51,5 @@ public final class OdeSampler {
             onStep.accept(i + 1);
         }
         return x;
-    }
-
-    /** The velocity at time t, float64 [B, ...], guided or not. */
-    private static NDArray velocity(VelocityModel model, NDArray x, long[] y, double t, boolean guided, Guidance guidance, NDManager scope) {
-        NDArray v = Guidance.velocity(model, x, y, t, guided, scope);
-        return guided ? guidance.combine(v, y.length) : v;
     }
 }

@@ -7,6 +7,15 @@ public enum PathType {
     /** α = cos(πt/2), σ = sin(πt/2) (GVP). */
     COSINE;
 
+    /** "linear" or "cosine" (the reference's names, any case); the error names the known paths. */
+    public static PathType parse(String name) {
+        try {
+            return valueOf(name.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown path type '" + name + "'; known: linear, cosine");
+        }
+    }
+
     /** {α, α̇, σ, σ̇} at t. */
     public double[] coefficients(double t) {
         if (this == LINEAR) {

@@ -118,6 +118,12 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
         return config;
     }
 
+    /** One sample's latent as the model takes it: [L, C] tokens (1D) or [C, H, W] (2D). */
+    public long[] latentShape() {
+        return config.vae1d() ? new long[] {config.inputSize(), config.inChannels()}
+                : new long[] {config.inChannels(), config.inputSize(), config.inputSize()};
+    }
+
     /**
      * The velocity prediction: x [B, L, C] float32, t [B] in [0, 1] (1 = noise), y [B] int64 labels (the null label
      * {@code num_classes} for the unconditional branch). Intermediates are freed; the result belongs to x's manager.

@@ -115,4 +115,48 @@ class OdeSamplerTest {
             assertThat(c.toDoubleArray()).isNotEqualTo(a.toDoubleArray());
         }
     }
+
+    @Test
+    void autoguidanceByTheModelItselfChangesNothingAndByAWeakerModelPushesAwayFromIt() {
+        Gaussian model = new Gaussian(new double[] {2.0, -1.0}, 0.5);
+        Gaussian weaker = new Gaussian(new double[] {1.0, -0.5}, 0.5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            SplittableRandom rng = new SplittableRandom(3);
+            int n = 2000;
+            float[] e = new float[n * 2];
+            for (int i = 0; i < e.length; i++) {
+                e[i] = (float) rng.nextGaussian();
+            }
+            NDArray noise = OwnedArrays.of(m, e, new Shape(n, 2));
+            NDArray labels = OwnedArrays.of(m, new long[n]); // μ = 2
+            NDArray plain = OdeSampler.sample(model, noise, labels, 20, false, Guidance.none(), s -> {});
+            NDArray self = OdeSampler.sample(model, noise, labels, 20, false, Guidance.autoguidance(3, 0, 1, model), s -> {});
+            assertThat(self.toDoubleArray()).containsExactly(plain.toDoubleArray(), within(1e-5));
+            // the guide says μ = 1; extrapolating from it with w = 2 lands beyond the model's μ = 2
+            double[] auto = moments(OdeSampler.sample(model, noise, labels, 20, false, Guidance.autoguidance(2, 0, 1, weaker), s -> {}));
+            assertThat(auto[0]).isGreaterThan(2.5);
+            // outside the interval nothing changes
+            NDArray off = OdeSampler.sample(model, noise, labels, 20, false, Guidance.autoguidance(2, 0.5, 0.5, weaker), s -> {});
+            assertThat(moments(off)[0]).isCloseTo(moments(plain)[0], within(0.2));
+        }
+    }
+
+    @Test
+    void aSdeSampleDependsOnItsSeedNotOnItsBatch() {
+        Gaussian model = new Gaussian(new double[] {2.0, -1.0}, 0.5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            float[] e = new float[6 * 3];
+            SplittableRandom rng = new SplittableRandom(4);
+            for (int i = 0; i < e.length; i++) {
+                e[i] = (float) rng.nextGaussian();
+            }
+            NDArray noise = OwnedArrays.of(m, e, new Shape(6, 3));
+            NDArray labels = OwnedArrays.of(m, new long[] {0, 1, 0, 1, 0, 2});
+            Guidance cfg = new Guidance(2, 0, 0.7);
+            double[] all = SdeSampler.sample(model, noise, labels, 20, cfg, PathType.LINEAR, 11, s -> {}).toDoubleArray();
+            double[] tail = SdeSampler.sample(model, noise.get("3:"), labels.get("3:"), 20, cfg, PathType.LINEAR, new long[] {14, 15, 16}, s -> {})
+                    .toDoubleArray();
+            assertThat(tail).containsExactly(java.util.Arrays.copyOfRange(all, 9, 18), within(1e-12));
+        }
+    }
 }
