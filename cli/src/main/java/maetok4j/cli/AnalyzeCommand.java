@@ -343,7 +343,7 @@ final class AnalyzeCommand {
             for (int t = 0; t < r.classes(); t++) {
                 String label = t < classNames.size() ? classNames.get(t) : Integer.toString(t);
                 header.append(String.format(Locale.ROOT, "  %-20.20s", label));
-                for (long v : r.confusion()[t]) {
+                for (long v : r.confusion().counts()[t]) {
                     header.append(String.format(Locale.ROOT, " %6d", v));
                 }
                 header.append(String.format(Locale.ROOT, "   %s%n", Double.isNaN(perClass[t]) ? "-" : String.format(Locale.ROOT, "%.3f", perClass[t])));
@@ -354,7 +354,7 @@ final class AnalyzeCommand {
                     .put("features", r.features()).put("classes", r.classes()).put("c", c).put("pool", pool)
                     .put("iterations", r.iterations()).put("converged", r.converged()).put("seconds", r.seconds()).put("seed", seed);
             ArrayNode conf = o.putArray("confusion");
-            for (long[] row : r.confusion()) {
+            for (long[] row : r.confusion().counts()) {
                 ArrayNode a = conf.addArray();
                 Arrays.stream(row).forEach(a::add);
             }
@@ -367,7 +367,7 @@ final class AnalyzeCommand {
         /** The accuracy of always answering the most frequent test class. */
         private static double majorityShare(LinearProbe.Result r) {
             long best = 0;
-            for (long[] row : r.confusion()) {
+            for (long[] row : r.confusion().counts()) {
                 best = Math.max(best, Arrays.stream(row).sum());
             }
             return (double) best / r.testRows();

@@ -2,8 +2,10 @@ package maetok4j.cli;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.analysis.Confusion;
 import maetok4j.data.DataLoader;
 import maetok4j.data.Dataset;
 import maetok4j.data.Datasets;
@@ -21,6 +23,7 @@ import maetok4j.metrics.ReconstructionMetrics;
 import maetok4j.metrics.ReferenceStatistics;
 import maetok4j.metrics.TokenizerEvaluation;
 import maetok4j.tensor.Npz;
+import maetok4j.tensor.Safetensors;
 import maetok4j.tensor.TensorFileException;
 import maetok4j.tokenizer.Tokenizer;
 import maetok4j.tokenizer.Tokenizers;
@@ -33,6 +36,7 @@ import picocli.CommandLine.Parameters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -415,6 +419,11 @@ final class EvalCommand {
         @Mixin
         RunOptions run;
 
+        @Option(names = "--labels", paramLabel = "FILE",
+                description = {"The labels the samples were drawn for ('labels' in a .safetensors file; default: the samples' tensor file's own):",
+                        "the feature network's classifier accuracy on them is reported."})
+        Path labels;
+
         @Override
         public Integer call() {
             run.validate(spec.commandLine());
@@ -422,9 +431,11 @@ final class EvalCommand {
             if (set.features == null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--features NET is required: generation metrics compare features");
             }
+            long[] drawnFor = sampleLabels();
             int size = ImageSource.firstImageSize(List.of(samples));
             ImageSource fakes = ImageSource.open(List.of(samples), size, true);
             DistributionMetrics.Result d;
+            Confusion accuracy;
             try (NDManager manager = NDManager.newBaseManager(); FeatureNetwork net = set.open()) {
                 FeatureSet fake = new FeatureSet(net, true);
                 Batches.run("samples", fakes.size(), run.batchSize, !run.noProgress, manager,
@@ -438,15 +449,54 @@ final class EvalCommand {
                     reference.gather(real, size, run.batchSize, set.seed, !run.noProgress, manager);
                 }
                 d = DistributionMetrics.compare(real, fake, options);
+                accuracy = classifierAccuracy(fake, drawnFor);
             }
             ObjectNode json = d.toJson(Reports.JSON);
             json.put("samples", samples.toString()).put("ref", reference.ref).put("image_size", size);
             json.put("g" + d.fdName().toLowerCase(Locale.ROOT), d.fd());
-            Reports.write(run.json, json);
             System.out.printf(Locale.ROOT, "%d samples (%d px) vs %s%n", d.fakeCount(), size, reference.ref);
             System.out.println(fdLine(d, "  g"));
+            if (accuracy != null) {
+                json.put("classifier_accuracy", accuracy.accuracy());
+                double[] perClass = accuracy.classAccuracy();
+                Arrays.stream(perClass).forEach(json.putArray("classifier_class_accuracy")::add);
+                System.out.printf(Locale.ROOT, "  classifier accuracy on the drawn labels: %.4f (%s)%n", accuracy.accuracy(), set.features);
+            }
+            Reports.write(run.json, json);
             printNotes(d);
             return 0;
+        }
+
+        /** --labels, else the samples' own 'labels' when they are a tensor file holding them, else none. */
+        private long[] sampleLabels() {
+            Path file = labels != null ? labels : samples.toString().endsWith(".safetensors") ? samples : null;
+            if (file == null) {
+                return null;
+            }
+            try (Safetensors s = Safetensors.open(file); NDManager m = NDManager.newBaseManager()) {
+                if (!s.contains("labels")) {
+                    if (labels != null) {
+                        throw new TensorFileException(file + ": no tensor 'labels' (has: " + String.join(", ", s.tensors().keySet()) + ")");
+                    }
+                    return null;
+                }
+                return s.readAs("labels", m, DataType.INT64).toLongArray();
+            }
+        }
+
+        /** How often the network's classifier names the label each sample was drawn for. */
+        private Confusion classifierAccuracy(FeatureSet fake, long[] drawnFor) {
+            if (drawnFor == null) {
+                return null;
+            }
+            if (drawnFor.length != fake.count()) {
+                throw new IllegalArgumentException((labels != null ? labels : samples) + ": " + drawnFor.length + " labels for " + fake.count()
+                        + " samples");
+            }
+            if (!fake.hasLogits()) {
+                throw new IllegalArgumentException(set.features + ": the feature network has no logits, so it cannot classify the samples");
+            }
+            return Confusion.of(drawnFor, Confusion.argmax(fake.logits(), fake.classes()), fake.classes());
         }
     }
 

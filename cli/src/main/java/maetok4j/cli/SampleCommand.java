@@ -218,6 +218,10 @@ final class SampleCommand implements Callable<Integer> {
             if (images != null) {
                 images.commit();
             }
+            if (out != null) {
+                // the labels the samples were drawn for, beside the PNGs, for eval samples --labels
+                Safetensors.write(out.resolve("labels.safetensors"), Map.of("labels", OwnedArrays.of(keep, labels)), metadata);
+            }
             if (!grid.isEmpty() && out != null) {
                 List<NDArray> rows = new ArrayList<>();
                 grid.values().forEach(row -> rows.add(NDArrays.concat(new NDList(row.toArray(NDArray[]::new))))); // [k, 3, S, S]

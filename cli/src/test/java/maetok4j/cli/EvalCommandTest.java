@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -67,6 +68,33 @@ class EvalCommandTest {
         // the same 40 reference images (same seed) give the same FD either way
         assertThat(fromImages.get("fd").asDouble()).isCloseTo(fromStats.get("fd").asDouble(), org.assertj.core.data.Offset.offset(1e-6));
         assertThat(fromImages.get("kid").isNumber()).isTrue();
+        assertThat(fromImages.has("classifier_accuracy")).isFalse(); // no labels, no accuracy
+
+        // labels the classifier agrees with score 1, labels it never picks score 0
+        long[] predicted;
+        int k;
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+                maetok4j.metrics.FeatureNetwork net = maetok4j.metrics.FeatureNetworks.load(NET);
+                maetok4j.tensor.Safetensors io = maetok4j.tensor.Safetensors.open(IMAGES)) {
+            maetok4j.metrics.FeatureNetwork.Activations act = net.extract(io.read("images", m));
+            k = act.logits().length / act.batch();
+            predicted = maetok4j.analysis.Confusion.argmax(act.logits(), k);
+        }
+        for (int shift : new int[] {0, 1}) {
+            long[] labels = predicted.clone();
+            for (int i = 0; i < labels.length; i++) {
+                labels[i] = (labels[i] + shift) % k;
+            }
+            Path labelFile = dir.resolve("labels" + shift + ".safetensors");
+            try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+                maetok4j.tensor.Safetensors.write(labelFile, Map.of("labels", maetok4j.tensor.OwnedArrays.of(m, labels)), Map.of());
+            }
+            CliRun l = CliRun.of("eval", "samples", IMAGES.toString(), "--ref", stats.toString(), "--features", NET.toString(),
+                    "--labels", labelFile.toString(), "--no-progress", "--json", json.toString());
+            assertThat(l.exitCode()).as(l.err()).isZero();
+            assertThat(JSON.readTree(json.toFile()).get("classifier_accuracy").asDouble()).isEqualTo(shift == 0 ? 1.0 : 0.0);
+            assertThat(l.out()).contains("classifier accuracy");
+        }
 
         // an ADM reference batch: the images in arr_0 (uint8 [N, H, W, 3]) are used, not its stored statistics
         Path adm = dir.resolve("adm.npz");

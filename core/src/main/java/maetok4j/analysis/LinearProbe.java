@@ -13,21 +13,13 @@ import java.util.function.IntConsumer;
  */
 public final class LinearProbe {
 
-    /** The test rows' confusion matrix is indexed [true class][predicted class]. */
+    /** {@code confusion} is the test rows'. */
     public record Result(int trainRows, int testRows, int features, int classes, double accuracy, double trainAccuracy,
-            long[][] confusion, int iterations, boolean converged, double seconds) {
+            Confusion confusion, int iterations, boolean converged, double seconds) {
 
         /** Per-class recall on the test rows (NaN for a class with no test row). */
         public double[] classAccuracy() {
-            double[] out = new double[classes];
-            for (int c = 0; c < classes; c++) {
-                long total = 0;
-                for (long v : confusion[c]) {
-                    total += v;
-                }
-                out[c] = total == 0 ? Double.NaN : (double) confusion[c][c] / total;
-            }
-            return out;
+            return confusion.classAccuracy();
         }
     }
 
@@ -57,14 +49,9 @@ public final class LinearProbe {
             y.attach(tmp);
             LogisticRegression model = LogisticRegression.fit(x, trainLabels, classes, config, onIteration);
             long[] predicted = model.predict(y);
-            long[][] confusion = new long[classes][classes];
-            long right = 0;
-            for (int i = 0; i < predicted.length; i++) {
-                confusion[(int) testLabels[i]][(int) predicted[i]]++;
-                right += predicted[i] == testLabels[i] ? 1 : 0;
-            }
+            Confusion confusion = Confusion.of(testLabels, predicted, classes);
             double seconds = (System.nanoTime() - start) / 1e9;
-            return new Result((int) s.get(0), predicted.length, (int) s.get(1), classes, (double) right / predicted.length,
+            return new Result((int) s.get(0), predicted.length, (int) s.get(1), classes, confusion.accuracy(),
                     model.accuracy(x, trainLabels), confusion, model.iterations(), model.converged(), seconds);
         }
     }

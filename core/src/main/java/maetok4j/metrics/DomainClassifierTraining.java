@@ -1,10 +1,13 @@
 package maetok4j.metrics;
 
+import maetok4j.analysis.Confusion;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import maetok4j.analysis.Confusion;
 import maetok4j.data.DataLoader;
 import maetok4j.data.Dataset;
 import maetok4j.data.ImageTransform;
@@ -286,15 +289,9 @@ public final class DomainClassifierTraining {
             try (NDManager scope = manager.newSubManager()) {
                 a = classifier.extract(batch.images(scope));
             }
-            int k = a.classes();
-            for (int b = 0; b < a.batch(); b++) {
-                int best = 0;
-                for (int c = 1; c < k; c++) {
-                    if (a.logits()[b * k + c] > a.logits()[b * k + best]) {
-                        best = c;
-                    }
-                }
-                correct += best == batch.labels()[b] ? 1 : 0;
+            long[] predicted = Confusion.argmax(a.logits(), a.classes());
+            for (int b = 0; b < predicted.length; b++) {
+                correct += predicted[b] == batch.labels()[b] ? 1 : 0;
                 total++;
             }
         }

@@ -110,8 +110,8 @@ class ModeAnalysisTest {
             long right = 0;
             long total = 0;
             for (int c = 0; c < 3; c++) {
-                right += r.confusion()[c][c];
-                for (long k : r.confusion()[c]) {
+                right += r.confusion().counts()[c][c];
+                for (long k : r.confusion().counts()[c]) {
                     total += k;
                 }
             }
