@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             CacheLatentsCommand.class,
             AnalyzeCommand.class,
             SampleCommand.class,
+            BenchDiffusionCommand.class,
             ConvertCommand.class,
             CommandLine.HelpCommand.class
         })

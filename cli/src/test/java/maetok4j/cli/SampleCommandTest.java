@@ -170,6 +170,22 @@ class SampleCommandTest {
         assertThat(r.err().strip().lines().count()).isEqualTo(1);
     }
 
+    @Test
+    void benchDiffusionTimesSamplingWithAndWithoutGuidance() throws Exception {
+        Path json = dir.resolve("bench.json");
+        CliRun r = CliRun.of("bench-diffusion", "--preset", "cpu", "--latent-shape", "4,2", "--classes", "3", "--batch-size", "2", "--steps", "2",
+                "--iterations", "1", "--json", json.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode o = JSON.readTree(json.toFile());
+        assertThat(o.get("samples_per_second").asDouble()).isPositive();
+        assertThat(o.get("samples_per_second_guided").asDouble()).isPositive();
+        assertThat(o.get("tokens").asInt()).isEqualTo(4);
+        r = CliRun.of("bench-diffusion", "--diffusion", SAMPLER.toString(), "--batch-size", "2", "--steps", "2", "--iterations", "1");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(CliRun.of("bench-diffusion").exitCode()).isEqualTo(2);
+        assertThat(CliRun.of("bench-diffusion", "--preset", "XXL").err()).contains("unknown SiT preset 'XXL'");
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
