@@ -1,4 +1,4 @@
-"""The safetensors writer the make_*.py generators in this folder share (numpy arrays: F32, F64, I64)."""
+"""The safetensors writer (and reader) the make_*.py generators in the test resources share (numpy arrays: F32, F64, I64)."""
 import json
 import struct
 
@@ -21,3 +21,20 @@ def save_safetensors(path, tensors):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def load_safetensors(path):
+    """The tensors of a safetensors file as numpy arrays (F32, F64, I64), by name."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    body = raw[8 + n:]
+    dtypes = {"F32": "<f4", "F64": "<f8", "I64": "<i8"}
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        out[name] = np.frombuffer(body[start:end], dtype=dtypes[info["dtype"]]).reshape(info["shape"]).copy()
+    return out

@@ -31,7 +31,7 @@ public final class OdeSampler {
             times[i] = 1 - (double) i / steps;
         }
         long[] y = labels.toLongArray();
-        NDArray x = noise.toType(DataType.FLOAT64, true); // [B, L, C]
+        NDArray x = noise.toType(DataType.FLOAT64, true); // [B, ...]: [B, L, C] tokens or [B, C, S, S] latents alike
         for (int i = 0; i < steps; i++) {
             try (NDManager step = owner.newSubManager()) {
                 x.attach(step);

@@ -10,24 +10,31 @@ import maetok4j.nn.Linear;
 import maetok4j.nn.Module;
 import maetok4j.nn.ModuleList;
 import maetok4j.nn.Parameter;
+import maetok4j.nn.PatchEmbed;
 import maetok4j.nn.StateDict;
 import maetok4j.tensor.Safetensors;
 import maetok4j.tokenizer.CheckpointException;
+import maetok4j.tokenizer.SinCosPosEmbed;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * SiT, the diffusion transformer of the MAETok paper (reference {@code modelling/sit.py}), in its 1D-token mode
- * for MAETok latents [B, L, H]:
+ * SiT, the diffusion transformer of the MAETok paper (reference {@code modelling/sit.py}), in either of its modes:
  *
  * <pre>
- *   x [B, L, C] ─ x_embedder ─ + pos_embed (fixed 1D sin-cos) ─ blocks (adaLN-Zero, conditioned on c) ─ final_layer ─► v [B, L, C]
+ *   1D ({@code vae_1d}, MAETok latents):
+ *   x [B, L, C] ─ x_embedder (Linear) ─ + pos_embed (fixed 1D sin-cos) ─ blocks ─ final_layer ─► v [B, L, C]
+ *   2D (spatial latents):
+ *   x [B, C, S, S] ─ x_embedder (p×p patches) ─ + pos_embed (fixed 2D sin-cos) ─ blocks ─ final_layer [B, N, p·p·C] ─ unpatchify ─► v [B, C, S, S]
+ *
  *   t [B] ─ t_embedder ─┐
- *   y [B] ─ y_embedder ─┴─ c = t_emb + y_emb
+ *   y [B] ─ y_embedder ─┴─ c = t_emb + y_emb, which conditions every block and the final layer (adaLN-Zero)
  * </pre>
  *
  * Parameter names are the reference's state-dict keys. Arrays live in a manager this model owns.
@@ -37,7 +44,8 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final SiTConfig config;
-    public final Linear xEmbedder;
+    /** A {@link Linear} in 1D mode, a {@link PatchEmbed} in 2D mode (key {@code x_embedder} either way). */
+    public final Module xEmbedder;
     public final Parameter posEmbed;
     public final TimestepEmbedder tEmbedder;
     public final LabelEmbedder yEmbedder;
@@ -48,17 +56,23 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
     private SiT(SiTConfig config) {
         this.config = config;
         int h = config.hiddenSize();
-        xEmbedder = child("x_embedder", new Linear(config.inChannels(), h));
-        posEmbed = buffer("pos_embed", new Shape(1, config.tokens(), h),
-                (values, shape, rng) -> System.arraycopy(positionTable1d(h, config.tokens()), 0, values, 0, values.length));
+        xEmbedder = child("x_embedder", config.vae1d()
+                ? new Linear(config.inChannels(), h)
+                : new PatchEmbed(config.inputSize(), config.patchSize(), config.inChannels(), h));
+        float[] table = config.vae1d()
+                ? positionTable1d(h, config.tokens())
+                // SiT's copy of MAE's function computes in float64 (the VMAE's copy in float32)
+                : SinCosPosEmbed.table(h, config.grid(), SinCosPosEmbed.Precision.FLOAT64);
+        posEmbed = buffer("pos_embed", new Shape(1, config.tokens(), h), // [1, N, D]
+                (values, shape, rng) -> System.arraycopy(table, 0, values, 0, values.length));
         tEmbedder = child("t_embedder", new TimestepEmbedder(h));
         yEmbedder = child("y_embedder", new LabelEmbedder(config.labelRows(), h));
         List<SiTBlock> list = new ArrayList<>();
         for (int i = 0; i < config.depth(); i++) {
-            list.add(new SiTBlock(h, config.numHeads(), config.mlpHidden()));
+            list.add(new SiTBlock(h, config.numHeads(), config.mlpHidden(), config.qkNorm()));
         }
         blocks = child("blocks", new ModuleList<>(list));
-        finalLayer = child("final_layer", new FinalLayer(h, config.inChannels()));
+        finalLayer = child("final_layer", new FinalLayer(h, config.outputsPerToken()));
     }
 
     /**
@@ -82,12 +96,51 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
         return out;
     }
 
-    /** A new model with freshly initialised weights (seeded). */
+    /** A new model with freshly initialised weights (seeded), drawn as the reference's {@code initialize_weights}. */
     public static SiT create(SiTConfig config, NDManager parent, long seed) {
         SiT m = new SiT(config);
         m.manager = parent.newSubManager();
-        m.initialize(m.manager, seed);
-        return m;
+        try {
+            m.initialize(m.manager, seed, m.referenceInit());
+            return m;
+        } catch (RuntimeException e) {
+            m.manager.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The reference's {@code initialize_weights}, rule by rule, over the layers' own defaults; later rules win, as
+     * there. The fixed position table and the qk-norms (ones and zeros) keep their modules' own initialisation.
+     */
+    private Map<String, Init> referenceInit() {
+        Map<String, Parameter> tensors = stateDict();
+        Map<String, Init> init = new LinkedHashMap<>();
+        // _basic_init over self.apply: every nn.Linear xavier-uniform, bias zero
+        namedModules().forEach((name, module) -> {
+            if (module instanceof Linear) {
+                init.put(name + ".weight", Init.xavierUniform());
+                if (tensors.containsKey(name + ".bias")) {
+                    init.put(name + ".bias", Init.zeros());
+                }
+            }
+        });
+        // the patch embedding like an nn.Linear of its flattened weight [D, C·p·p], not like a convolution
+        String embedder = xEmbedder instanceof PatchEmbed ? "x_embedder.proj" : "x_embedder";
+        init.put(embedder + ".weight", Init.xavierUniform());
+        init.put(embedder + ".bias", Init.zeros());
+        init.put("y_embedder.embedding_table.weight", Init.normal(0.02));
+        init.put("t_embedder.mlp.0.weight", Init.normal(0.02));
+        init.put("t_embedder.mlp.2.weight", Init.normal(0.02));
+        // adaLN-Zero: every block starts as the identity and the model predicts zero
+        for (int i = 0; i < config.depth(); i++) {
+            init.put("blocks." + i + ".adaLN_modulation.1.weight", Init.zeros());
+            init.put("blocks." + i + ".adaLN_modulation.1.bias", Init.zeros());
+        }
+        for (String key : List.of("adaLN_modulation.1.weight", "adaLN_modulation.1.bias", "linear.weight", "linear.bias")) {
+            init.put("final_layer." + key, Init.zeros());
+        }
+        return init;
     }
 
     /** Loads a checkpoint folder: the reference's {@code config.json} (constructor arguments) and {@code model.safetensors}. */
@@ -125,13 +178,16 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
     }
 
     /**
-     * The velocity prediction: x [B, L, C] float32, t [B] in [0, 1] (1 = noise), y [B] int64 labels (the null label
-     * {@code num_classes} for the unconditional branch). Intermediates are freed; the result belongs to x's manager.
+     * The velocity prediction: x float32 [B, L, C] (1D mode) or [B, C, S, S] (2D mode), t [B] in [0, 1] (1 = noise),
+     * y [B] int64 labels (the null label {@code num_classes} for the unconditional branch); the result has x's shape.
+     * Intermediates are freed; the result belongs to x's manager.
      */
     public NDArray forward(NDArray x, NDArray t, NDArray y) {
         Shape s = x.getShape();
-        if (s.dimension() != 3 || s.get(1) != config.tokens() || s.get(2) != config.inChannels()) {
-            throw new IllegalArgumentException("x must be [B, " + config.tokens() + ", " + config.inChannels() + "], got " + s);
+        Shape sample = config.latentShape();
+        if (s.dimension() != sample.dimension() + 1 || !s.slice(1).equals(sample)) {
+            String axes = config.vae1d() ? "[B, input_size, in_channels] (1D mode)" : "[B, in_channels, input_size, input_size] (2D mode)";
+            throw new IllegalArgumentException("x must be " + axes + " = [B, " + join(sample) + "], got " + s);
         }
         if (t.getShape().size() != s.get(0) || y.getShape().size() != s.get(0)) {
             throw new IllegalArgumentException("t and y need one value per sample (" + s.get(0) + "), got " + t.getShape() + " and " + y.getShape());
@@ -140,13 +196,40 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
             // t and y join the call's scope too, so that nothing made from them outlives it
             t.tempAttach(in.getManager());
             y.tempAttach(in.getManager());
-            NDArray h = xEmbedder.forward(in).add(posEmbed.array()); // [B, L, D]
+            NDArray h = embed(in).add(posEmbed.array()); // [B, N, D]
             NDArray c = tEmbedder.forward(t.toType(DataType.FLOAT32, false)).add(yEmbedder.forward(y.toType(DataType.INT64, false))); // [B, D]
             for (SiTBlock block : blocks) {
-                h = block.forward(h, c); // [B, L, D]
+                h = block.forward(h, c); // [B, N, D]
             }
-            return finalLayer.forward(h, c); // [B, L, C]
+            NDArray out = finalLayer.forward(h, c); // [B, N, p·p·C]
+            return config.vae1d() ? out : unpatchify(out);
         });
+    }
+
+    private NDArray embed(NDArray x) {
+        return xEmbedder instanceof PatchEmbed patches ? patches.forward(x) : ((Linear) xEmbedder).forward(x);
+    }
+
+    /**
+     * Token predictions [B, N, p·p·C] back to [B, C, S, S]: token (i, j)'s values are a p×p×C patch in (p, q, c)
+     * order, c fastest, as the reference's {@code einsum('nhwpqc->nchpwq')}.
+     */
+    private NDArray unpatchify(NDArray tokens) {
+        long b = tokens.getShape().get(0);
+        int g = config.grid();
+        int p = config.patchSize();
+        int c = config.inChannels();
+        return tokens.reshape(b, g, g, p, p, c) // [B, h, w, p, q, C]
+                .transpose(0, 5, 1, 3, 2, 4) // [B, C, h, p, w, q]
+                .reshape(b, c, (long) g * p, (long) g * p); // [B, C, S, S]
+    }
+
+    private static String join(Shape s) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < s.dimension(); i++) {
+            out.append(i == 0 ? "" : ", ").append(s.get(i));
+        }
+        return out.toString();
     }
 
     @Override

@@ -21,9 +21,10 @@ public final class SiTBlock extends Module {
     public final Mlp mlp;
     public final Modulation adaLNModulation;
 
-    public SiTBlock(int hidden, int heads, int mlpHidden) {
+    /** @param qkNorm layer-normalise q and k per head ({@code qk_norm}) */
+    public SiTBlock(int hidden, int heads, int mlpHidden, boolean qkNorm) {
         norm1 = child("norm1", new LayerNorm(hidden, false));
-        attn = child("attn", new Attention(hidden, heads));
+        attn = child("attn", new Attention(hidden, heads, qkNorm));
         norm2 = child("norm2", new LayerNorm(hidden, false));
         mlp = child("mlp", new Mlp(hidden, mlpHidden, true));
         adaLNModulation = child("adaLN_modulation", new Modulation(hidden, 6 * hidden));

@@ -1,5 +1,6 @@
 package maetok4j.diffusion;
 
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Iterator;
@@ -9,8 +10,11 @@ import java.util.Set;
  * The SiT constructor arguments of the reference ({@code modelling/sit.py}), as its {@code config.json} holds them.
  *
  * @param inputSize tokens in 1D mode ({@code vae_1d}); the latent side in 2D mode
+ * @param patchSize the patch side in 2D mode; ignored in 1D mode, where the reference sets it to 1
  * @param inChannels channels per token (1D) or latent channels (2D)
  * @param classDropoutProb label dropout for classifier-free guidance; above 0 the label table has a null row
+ * @param qkNorm layer-normalise q and k per head in every attention
+ * @param vae1d latents are token sequences [input_size, in_channels] rather than images [in_channels, input_size, input_size]
  */
 public record SiTConfig(int inputSize, int patchSize, int inChannels, int hiddenSize, int depth, int numHeads, double mlpRatio,
         double classDropoutProb, int numClasses, int decoderHiddenSize, boolean qkNorm, boolean vae1d) {
@@ -28,9 +32,14 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         require(classDropoutProb >= 0 && classDropoutProb < 1, "class_dropout_prob must be in [0, 1), got " + classDropoutProb);
         require(decoderHiddenSize == hiddenSize, "decoder_hidden_size (" + decoderHiddenSize + ") must equal hidden_size (" + hiddenSize
                 + "): the reference's final layer reads the blocks' output");
-        require(!qkNorm, "qk_norm: true is not supported yet");
-        require(vae1d, "vae_1d: false (2D latents with a patch embedding) is not supported yet; only 1D token latents are");
         require(patchSize >= 1, "patch_size must be positive, got " + patchSize);
+        if (vae1d) {
+            require(hiddenSize % 2 == 0, "hidden_size " + hiddenSize + " must be even for the 1D sin-cos position table");
+        } else {
+            require(inputSize % patchSize == 0, "input_size " + inputSize + " must be a multiple of patch_size " + patchSize
+                    + " in 2D mode (vae_1d: false)");
+            require(hiddenSize % 4 == 0, "hidden_size " + hiddenSize + " must be a multiple of 4 for the 2D sin-cos position table");
+        }
     }
 
     /** The model sizes of the SiT paper (S, B, L, XL) and {@code cpu}, a model that trains in minutes on 2 cores. */
@@ -69,9 +78,35 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         }
     }
 
-    /** The number of tokens the blocks see. */
+    /** The number of tokens the blocks see: input_size in 1D mode, (input_size / patch_size)² in 2D mode. */
     public int tokens() {
-        return inputSize;
+        return vae1d ? inputSize : grid() * grid();
+    }
+
+    /** Patches per side in 2D mode (input_size / patch_size); the 1D mode has no grid. */
+    public int grid() {
+        if (vae1d) {
+            throw new IllegalStateException("a 1D-token SiT (vae_1d) has no patch grid");
+        }
+        return inputSize / patchSize;
+    }
+
+    /** The patch side the model uses: patch_size in 2D mode, 1 in 1D mode (as the reference forces it). */
+    public int effectivePatchSize() {
+        return vae1d ? 1 : patchSize;
+    }
+
+    /** Values the final layer predicts per token: patch² · in_channels. */
+    public int outputsPerToken() {
+        return effectivePatchSize() * effectivePatchSize() * inChannels;
+    }
+
+    /**
+     * One sample's latent as the model takes it and predicts it: [input_size, in_channels] in 1D mode,
+     * [in_channels, input_size, input_size] in 2D mode. A batch is {@code new Shape(B).addAll(latentShape())}.
+     */
+    public Shape latentShape() {
+        return vae1d ? new Shape(inputSize, inChannels) : new Shape(inChannels, inputSize, inputSize);
     }
 
     /** Rows of the label table: one per class, plus the null label {@code num_classes} when labels are dropped in training. */

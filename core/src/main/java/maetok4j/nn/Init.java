@@ -42,6 +42,26 @@ public interface Init {
         };
     }
 
+    /**
+     * {@code xavier_uniform_} on the tensor viewed as a matrix [shape[0], rest]: U(±sqrt(6 / (fan_in + fan_out))) with
+     * fan_out = shape[0], fan_in = the product of the other axes. For a Linear weight this is torch's own; for a
+     * convolution kernel it is the "initialise like nn.Linear" of DiT/SiT ({@code xavier_uniform_(w.view([w.shape[0], -1]))}),
+     * not torch's conv fans, which count the receptive field on both sides.
+     */
+    static Init xavierUniform() {
+        return (v, s, r) -> {
+            if (s.length < 2 || v.length == 0) {
+                throw new IllegalArgumentException("xavier initialisation needs a tensor of at least 2 axes, got " + java.util.Arrays.toString(s));
+            }
+            long fanOut = s[0];
+            long fanIn = v.length / fanOut;
+            double bound = Math.sqrt(6.0 / (fanIn + fanOut));
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) r.nextDouble(-bound, bound);
+            }
+        };
+    }
+
     /** PyTorch's default for Conv2d/Linear weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
     static Init uniformFanIn(long fanIn) {
         double bound = 1.0 / Math.sqrt(fanIn);

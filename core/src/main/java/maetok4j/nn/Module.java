@@ -77,6 +77,23 @@ public abstract class Module {
         }
     }
 
+    /**
+     * This module and every descendant by dotted name, parents before children, as {@code named_modules()}: the root
+     * is {@code ""}, so a parameter's key is {@code name + "." + local name} for every other entry.
+     */
+    public final Map<String, Module> namedModules() {
+        Map<String, Module> out = new LinkedHashMap<>();
+        collectModules("", out);
+        return Collections.unmodifiableMap(out);
+    }
+
+    private void collectModules(String name, Map<String, Module> out) {
+        out.put(name, this);
+        for (Map.Entry<String, Module> c : children.entrySet()) {
+            c.getValue().collectModules(name.isEmpty() ? c.getKey() : name + "." + c.getKey(), out);
+        }
+    }
+
     /** Parameters that the optimiser updates (trainable, not buffers), by full key. */
     public final Map<String, Parameter> trainableParameters() {
         Map<String, Parameter> out = new LinkedHashMap<>();
@@ -125,12 +142,26 @@ public abstract class Module {
      * full key, into arrays owned by {@code manager}.
      */
     public final void initialize(NDManager manager, long seed) {
-        for (Map.Entry<String, Parameter> e : stateDict().entrySet()) {
+        initialize(manager, seed, Map.of());
+    }
+
+    /**
+     * {@link #initialize(NDManager, long)} with some tensors filled by other rules than their modules' own, by full
+     * key: how a model applies its reference's {@code initialize_weights} on top of the layers' defaults.
+     */
+    public final void initialize(NDManager manager, long seed, Map<String, Init> overrides) {
+        Map<String, Parameter> tensors = stateDict();
+        for (String key : overrides.keySet()) {
+            if (!tensors.containsKey(key)) {
+                throw new IllegalArgumentException("no tensor '" + key + "' to initialise in " + getClass().getSimpleName());
+            }
+        }
+        for (Map.Entry<String, Parameter> e : tensors.entrySet()) {
             Parameter p = e.getValue();
             long[] shape = p.shape().getShape();
             float[] values = new float[Math.toIntExact(p.numel())];
             SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode());
-            p.init().fill(values, shape, rng);
+            overrides.getOrDefault(e.getKey(), p.init()).fill(values, shape, rng);
             p.set(OwnedArrays.of(manager, values, p.shape()));
         }
     }

@@ -1,40 +1,57 @@
 package maetok4j.tokenizer;
 
 /**
- * The VMAE's fixed position tables (MAE's {@code util/pos_embed.py}) and the bilinear resizing the reference
- * applies to them between training stages ({@code util/misc.py resize_pos_embed}). Tables are row-major
- * {@code [grid*grid, dim]} float arrays; token n sits at row {@code n / grid}, column {@code n % grid}.
+ * The fixed 2D position tables of MAE's {@code util/pos_embed.py}, used by the VMAE and by SiT's 2D mode, and the
+ * bilinear resizing the VMAE reference applies to them between training stages ({@code util/misc.py resize_pos_embed}).
+ * Tables are row-major {@code [grid*grid, dim]} float arrays; token n sits at row {@code n / grid}, column
+ * {@code n % grid}.
  */
 public final class SinCosPosEmbed {
 
     private SinCosPosEmbed() {}
 
     /**
+     * The arithmetic of the reference's numpy code: the VMAE's copy ({@code VMAE/util/pos_embed.py}) makes ω in
+     * float32, so the angles are float32 products; MAE's original, copied by SiT ({@code modelling/sit.py}), makes
+     * ω in float64 and casts only the finished table. Same layout; the values differ by up to a few 1e-7 per unit
+     * of position.
+     */
+    public enum Precision { FLOAT32, FLOAT64 }
+
+    /** {@link #table(int, int, Precision)} in the VMAE's float32 arithmetic. */
+    public static float[] table(int dim, int grid) {
+        return table(dim, grid, Precision.FLOAT32);
+    }
+
+    /**
      * MAE's {@code get_2d_sincos_pos_embed(dim, grid)}: the first half of the channels encodes the token's
      * column, the second half its row (the reference's meshgrid puts w first); within each half,
      * {@code [sin(pos·ω_k) | cos(pos·ω_k)]} with {@code ω_k = 1 / 10000^(k / (dim/4))}, k = 0 … dim/4 − 1.
-     * Computed in float32 step by step as numpy does, so values match the reference's to the last bit or two.
+     * Computed step by step as numpy does in the given precision, so values match the reference's to the last bit
+     * or two.
      *
      * @return {@code [grid*grid, dim]}, row-major
      */
-    public static float[] table(int dim, int grid) {
+    public static float[] table(int dim, int grid, Precision precision) {
         if (dim <= 0 || dim % 4 != 0 || grid <= 0) {
             throw new IllegalArgumentException("a 2D sin-cos table needs a width divisible by 4 and a positive grid, got "
                     + dim + " and " + grid);
         }
         int half = dim / 2;
         int quarter = dim / 4;
-        float[] omega = new float[quarter];
+        double[] omega = new double[quarter];
         for (int k = 0; k < quarter; k++) {
-            omega[k] = 1f / (float) Math.pow(10000, (float) k / quarter);
+            omega[k] = precision == Precision.FLOAT32
+                    ? 1f / (float) Math.pow(10000, (float) k / quarter)
+                    : 1.0 / Math.pow(10000, (double) k / quarter);
         }
         float[] out = new float[grid * grid * dim];
         for (int row = 0; row < grid; row++) {
             for (int col = 0; col < grid; col++) {
                 int base = (row * grid + col) * dim;
                 for (int k = 0; k < quarter; k++) {
-                    float c = col * omega[k];
-                    float r = row * omega[k];
+                    double c = angle(col, omega[k], precision);
+                    double r = angle(row, omega[k], precision);
                     out[base + k] = (float) Math.sin(c);
                     out[base + quarter + k] = (float) Math.cos(c);
                     out[base + half + k] = (float) Math.sin(r);
@@ -43,6 +60,10 @@ public final class SinCosPosEmbed {
             }
         }
         return out;
+    }
+
+    private static double angle(int position, double omega, Precision precision) {
+        return precision == Precision.FLOAT32 ? (float) (position * (float) omega) : position * omega;
     }
 
     /**
