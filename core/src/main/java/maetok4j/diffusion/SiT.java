@@ -173,8 +173,7 @@ public final class SiT extends Module implements VelocityModel, AutoCloseable {
 
     /** One sample's latent as the model takes it: [L, C] tokens (1D) or [C, H, W] (2D). */
     public long[] latentShape() {
-        return config.vae1d() ? new long[] {config.inputSize(), config.inChannels()}
-                : new long[] {config.inChannels(), config.inputSize(), config.inputSize()};
+        return config.latentShape().getShape();
     }
 
     /**
