@@ -26,7 +26,7 @@ public final class Html {
             code { background: #eff1f3; padding: .1em .3em; border-radius: 4px; }
             pre { background: #f6f8fa; padding: .8em 1em; border-radius: 6px; overflow-x: auto; white-space: pre; }
             pre code { background: none; padding: 0; }
-            pre.made-by { color: #57606a; font-size: 75%; margin-top: .4em; }
+            pre.made-by { color: #57606a; font-size: 75%; margin-top: .4em; white-space: pre-wrap; overflow-wrap: anywhere; }
             figure { margin: 1.5em 0; }
             figcaption { margin: .4em 0; }
             img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
