@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         description = "Masked-autoencoder image tokenizers (MAETok, VMAE) and latent diffusion.",
         subcommands = {
             DemoCommand.class,
+            StudyCommand.class,
             InfoCommand.class,
             EncodeCommand.class,
             DecodeCommand.class,

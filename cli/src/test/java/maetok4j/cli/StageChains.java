@@ -11,11 +11,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Checks on a pipeline definition that need no stage to run. */
 final class StageChains {
 
+    /** One command tree for every parse: building it takes picocli's reflection over every command. */
+    private static final CommandLine CLI = new CommandLine(new Main());
+
     private StageChains() {}
 
     /** The command line of a stage as picocli parses it: the innermost subcommand. */
-    static CommandLine.ParseResult parse(Pipeline.Stage s) {
-        CommandLine.ParseResult r = new CommandLine(new Main()).parseArgs(s.args().toArray(String[]::new));
+    static synchronized CommandLine.ParseResult parse(Pipeline.Stage s) {
+        CommandLine.ParseResult r = CLI.parseArgs(s.args().toArray(String[]::new));
         while (r.hasSubcommand()) {
             r = r.subcommand();
         }
