@@ -322,7 +322,7 @@ final class StudyCommand extends PipelineCommand {
                 cols.add(new Column("GMM NLL/dim, K = " + k, r -> r.nll().getOrDefault(k, Double.NaN), false, 3, true));
             }
             String loss = "diffusion loss at step " + count(diffusionSteps);
-            cols.add(new Column(loss + ", training batch", Row::diffusionLoss, false, 4, true));
+            cols.add(new Column(loss + ", training", Row::diffusionLoss, false, 4, true));
             cols.add(new Column(loss + ", held-out", Row::diffusionValLoss, false, 4, true));
             cols.add(new Column("gFD", Row::gfd, false, 2, false));
             cols.add(new Column("classifier accuracy", Row::accuracy, true, 3, false));
@@ -403,7 +403,8 @@ final class StudyCommand extends PipelineCommand {
                     + " rFD under the emoji domain classifier. Probe: held-out accuracy of a logistic regression on the latents (9"
                     + " categories). GMM: held-out NLL per dimension of a diagonal mixture with K components"
                     + (set != null ? " on " + set.path("dim").asInt() + " standardised principal components" : "")
-                    + ". Diffusion loss: the SiT's velocity MSE at the last step, on training batches and on held-out latents. gFD and"
+                    + ". Diffusion loss: the SiT's velocity MSE at its last step, as last logged in training and on held-out latents (fixed"
+                    + " times and noise). gFD and"
                     + " classifier accuracy: " + (c.smoke() ? "a few" : count(Stages.SAMPLES)) + " samples without guidance, labels cycling"
                     + " through the categories, against every real emoji. A dash: not measured in this run.";
             return new Report.Section("Results", List.of(new Block.Table(caption, header, cells, made)));

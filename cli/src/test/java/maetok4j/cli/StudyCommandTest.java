@@ -111,7 +111,7 @@ class StudyCommandTest {
         // the best of a column skips a shared encoder's repeated numbers; the table shows K = 10 and the largest K
         List<StudyCommand.Column> cols = StudyCommand.StudyReport.columns(rows, 2000);
         assertThat(cols).extracting(StudyCommand.Column::header).contains("GMM NLL/dim, K = 10", "GMM NLL/dim, K = 50",
-                "diffusion loss at step 2,000, training batch", "diffusion loss at step 2,000, held-out");
+                "diffusion loss at step 2,000, training", "diffusion loss at step 2,000, held-out");
         StudyCommand.Column probe = cols.stream().filter(c -> c.header().equals("probe accuracy")).findFirst().orElseThrow();
         assertThat(StudyCommand.StudyReport.best(probe, rows)).isEqualTo(0.62);
         StudyCommand.Column psnr = cols.get(0);
