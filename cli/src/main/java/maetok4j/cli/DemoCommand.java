@@ -87,7 +87,7 @@ final class DemoCommand extends PipelineCommand {
                 preset.run().globalSeed() + " (--seed: the held-out split and KID's subsets)"));
         s.add(Stages.cacheStage("cache-latents", l.tokenizer(), l.latents(), l.analysis().resolve("cache.json")));
         s.add(Stages.gmmStage(List.of(l.latents()), l.analysis().resolve("gmm.png"), l.analysis().resolve("gmm.json"), smoke));
-        s.add(Stages.probeStage("probe", l.latents(), l.analysis().resolve("probe.json"), smoke));
+        s.add(Stages.probeStage("probe", l.latents(), l.analysis().resolve("probe.json"), l.analysis().resolve("probe.png"), smoke));
         s.add(new Pipeline.Stage("scatter", "the latents' first two principal components",
                 List.of("analyze", "scatter", l.latents().toString(), "--seed", "0", "--out", l.analysis().resolve("scatter.png").toString(),
                         "--json", l.analysis().resolve("scatter.json").toString()),
@@ -298,6 +298,7 @@ final class DemoCommand extends PipelineCommand {
                                 total == 0 ? "–" : f((double) majority / total, 3), r.path("features").asText(),
                                 r.path("iterations").asText() + (r.path("converged").asBoolean() ? "" : " (not converged)"))),
                         by("probe")));
+                b.add(new Block.Figure(l.analysis().resolve("probe.png"), "The probe's held-out accuracy per category.", by("probe")));
             }
             if (done("scatter")) {
                 JsonNode s = json(l.analysis().resolve("scatter.json"));

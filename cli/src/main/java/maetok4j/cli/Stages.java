@@ -65,11 +65,17 @@ final class Stages {
                 "the command line (PCA to 32 dimensions, standardised, diagonal covariances)", "0 (--seed: split and EM initialisation)");
     }
 
-    static Pipeline.Stage probeStage(String name, Path store, Path json, boolean smoke) {
+    /** The probe, with its per-class bar chart when {@code png} is not null. */
+    static Pipeline.Stage probeStage(String name, Path store, Path json, Path png, boolean smoke) {
         List<String> a = new ArrayList<>(List.of("analyze", "probe", store.toString()));
         a.addAll(smoke ? List.of("--max-iter", "20") : List.of("--max-iter", "2000", "--tol", "1e-6"));
         a.addAll(List.of("--seed", "0", "--json", json.toString()));
-        return new Pipeline.Stage(name, "linear probe: logistic regression from latents to the 9 categories", a, List.of(json), null,
+        List<Path> outputs = new ArrayList<>(List.of(json));
+        if (png != null) {
+            a.addAll(List.of("--plot", png.toString()));
+            outputs.add(png);
+        }
+        return new Pipeline.Stage(name, "linear probe: logistic regression from latents to the 9 categories", a, outputs, null,
                 List.of(), "the command line (C = 1, standardised flattened latents, 80/20 split of image groups)", "0 (--seed: the split)");
     }
 

@@ -137,7 +137,7 @@ final class StudyCommand extends PipelineCommand {
                     config.run().globalSeed() + " (--seed: the held-out split and KID's subsets)"));
             if (m.ownEncoder()) {
                 s.add(Stages.cacheStage("cache-" + m.id(), l.tokenizer(m.id()), l.store(m.id()), l.model(m.id()).resolve("cache.json")));
-                s.add(Stages.probeStage("probe-" + m.id(), l.store(m.id()), l.model(m.id()).resolve("probe.json"), smoke));
+                s.add(Stages.probeStage("probe-" + m.id(), l.store(m.id()), l.model(m.id()).resolve("probe.json"), null, smoke));
             }
         }
         s.add(Stages.gmmStage(MODELS.stream().filter(Model::ownEncoder).map(m -> l.store(m.id())).toList(), l.dir().resolve("gmm.png"),

@@ -109,7 +109,7 @@ class DemoCommandTest {
             figures++;
         }
         assertThat(images.find()).isFalse();
-        assertThat(figures).isEqualTo(4); // two reconstruction grids, the GMM curve, the scatter (no loss curves after 2 steps)
+        assertThat(figures).isEqualTo(5); // two reconstruction grids, the GMM curve, the probe's bars, the scatter (no loss curve after 2 steps)
         assertThat(md).contains("No stage-1 loss curve.");
         JsonNode summary = Reports.JSON.readTree(json.toFile());
         assertThat(summary.path("stages")).hasSize(9);

@@ -97,7 +97,7 @@ class LauncherIT {
         String md = Files.readString(out.resolve("report.md"));
         assertThat(md).contains("## Tokenizer training", "## Reconstruction", "## Latent space", "## Diffusion", "## Samples", "## Stages",
                 "](samples/plain/grid.png)", "](samples/guided/grid.png)", "maetok train-diffusion --preset cpu --latents " + out.resolve("latents"));
-        assertThat(figures(md)).isEqualTo(embedded(Files.readString(out.resolve("report.html")))).isGreaterThanOrEqualTo(6);
+        assertThat(figures(md)).isEqualTo(embedded(Files.readString(out.resolve("report.html")))).isGreaterThanOrEqualTo(7);
         Result again = maetok(10, "demo", "--smoke", "--out", out.toString());
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(again.out()).contains("(0 stage(s) run, 14 reused)");
