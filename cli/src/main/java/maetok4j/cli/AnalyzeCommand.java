@@ -298,6 +298,9 @@ final class AnalyzeCommand {
         @Option(names = "--seed", defaultValue = "0", description = "Seed of the split (default: ${DEFAULT-VALUE}).")
         long seed;
 
+        @Option(names = "--plot", paramLabel = "OUT.png", description = "Held-out accuracy per class as bars.")
+        Path plot;
+
         @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON to FILE.")
         Path json;
 
@@ -308,6 +311,9 @@ final class AnalyzeCommand {
         public Integer call() {
             CommandLine cmd = spec.commandLine();
             boolean mean = meanPooling(cmd, pool);
+            if (plot != null && !plot.toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+                throw new CommandLine.ParameterException(cmd, "--plot must name a .png file, got " + plot);
+            }
             if (!(testFraction > 0 && testFraction < 1)) {
                 throw new CommandLine.ParameterException(cmd, "--test-fraction must be in (0, 1), got " + testFraction);
             }
@@ -349,6 +355,18 @@ final class AnalyzeCommand {
                 header.append(String.format(Locale.ROOT, "   %s%n", Double.isNaN(perClass[t]) ? "-" : String.format(Locale.ROOT, "%.3f", perClass[t])));
             }
             System.out.print(header);
+            if (plot != null) {
+                List<String> labels = new ArrayList<>();
+                for (int t = 0; t < r.classes(); t++) {
+                    labels.add(t < classNames.size() ? classNames.get(t) : Integer.toString(t));
+                }
+                // classes without held-out rows have no accuracy and get no bar
+                if (Charts.bars(plot, new Charts.Axes(String.format(Locale.ROOT, "%s: linear probe, held-out accuracy %.3f (chance %.3f)",
+                        latents.getFileName(), r.accuracy(), majorityShare(r)), "class", "held-out accuracy", false, false),
+                        "held-out accuracy", labels, perClass)) {
+                    System.out.println("plot -> " + plot);
+                }
+            }
             ObjectNode o = Reports.object().put("latents", latents.toString()).put("accuracy", r.accuracy())
                     .put("train_accuracy", r.trainAccuracy()).put("train_rows", r.trainRows()).put("test_rows", r.testRows())
                     .put("features", r.features()).put("classes", r.classes()).put("c", c).put("pool", pool)

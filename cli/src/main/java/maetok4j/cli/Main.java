@@ -8,6 +8,8 @@ import picocli.CommandLine.Command;
 @Command(name = "maetok", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Masked-autoencoder image tokenizers (MAETok, VMAE) and latent diffusion.",
         subcommands = {
+            DemoCommand.class,
+            StudyCommand.class,
             InfoCommand.class,
             EncodeCommand.class,
             DecodeCommand.class,

@@ -136,6 +136,12 @@ class AnalyzeCommandTest {
             }
         }
         assertThat(total).isEqualTo(j.get("test_rows").asLong()).isEqualTo(24);
+        Path png = dir.resolve("probe.png");
+        CliRun plotted = CliRun.of("analyze", "probe", store.toString(), "--plot", png.toString(), "--no-progress");
+        assertThat(plotted.exitCode()).as(plotted.err()).isZero();
+        assertThat(plotted.out()).contains("plot -> " + png);
+        assertThat(javax.imageio.ImageIO.read(png.toFile()).getWidth()).isEqualTo(maetok4j.plot.Charts.WIDTH);
+        assertThat(CliRun.of("analyze", "probe", store.toString(), "--plot", dir.resolve("p.jpg").toString()).exitCode()).isEqualTo(2);
         CliRun pooled = CliRun.of("analyze", "probe", store.toString(), "--pool", "mean", "--no-progress");
         assertThat(pooled.exitCode()).as(pooled.err()).isZero();
         assertThat(pooled.out()).contains("8 features");

@@ -2,13 +2,17 @@ package maetok4j.plot;
 
 import maetok4j.tensor.AtomicFiles;
 import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -90,6 +94,34 @@ public final class Charts {
         return true;
     }
 
+    /**
+     * A bar per category (e.g. a probe's accuracy per class), in the given order; categories whose value is not finite
+     * are left out. Returns false, writing nothing, when no bar is left.
+     */
+    public static boolean bars(Path png, Axes axes, String series, List<String> categories, double[] values) {
+        if (categories.size() != values.length) {
+            throw new IllegalArgumentException("bars '" + series + "': " + categories.size() + " categories but " + values.length + " values");
+        }
+        List<String> names = new ArrayList<>();
+        List<Double> heights = new ArrayList<>();
+        for (int i = 0; i < values.length; i++) {
+            if (Double.isFinite(values[i])) {
+                names.add(categories.get(i));
+                heights.add(values[i]);
+            }
+        }
+        if (names.isEmpty()) {
+            return false;
+        }
+        CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(axes.title()).xAxisTitle(axes.xTitle())
+                .yAxisTitle(axes.yTitle()).build();
+        chart.getStyler().setLegendVisible(false);
+        chart.getStyler().setXAxisLabelRotation(30);
+        chart.addSeries(series, names, heights);
+        write(chart, png);
+        return true;
+    }
+
     private static XYChart chart(Axes axes) {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(axes.title()).xAxisTitle(axes.xTitle())
                 .yAxisTitle(axes.yTitle()).build();
@@ -100,7 +132,7 @@ public final class Charts {
         return chart;
     }
 
-    private static void write(XYChart chart, Path png) {
+    private static void write(Chart<?, ?> chart, Path png) {
         AtomicFiles.write(png, tmp -> Files.write(tmp, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG)));
     }
 }

@@ -44,6 +44,19 @@ class ChartsTest {
     }
 
     @Test
+    void barsAreDrawnAndNonFiniteOnesLeftOut(@TempDir Path dir) throws Exception {
+        Path bars = dir.resolve("bars.png");
+        assertThat(Charts.bars(bars, new Charts.Axes("accuracy per class", "class", "accuracy", false, false), "held-out",
+                List.of("Flags", "Objects", "Symbols"), new double[] {0.9, Double.NaN, 0.4})).isTrue();
+        assertThat(colours(bars)).isGreaterThan(20);
+        Path none = dir.resolve("none.png");
+        assertThat(Charts.bars(none, new Charts.Axes("t", "x", "y", false, false), "s", List.of("a"), new double[] {Double.NaN})).isFalse();
+        assertThat(none).doesNotExist();
+        assertThatThrownBy(() -> Charts.bars(none, new Charts.Axes("t", "x", "y", false, false), "s", List.of("a"), new double[2]))
+                .hasMessageContaining("1 categories but 2 values");
+    }
+
+    @Test
     void nothingPlottableWritesNothing(@TempDir Path dir) {
         Path png = dir.resolve("none.png");
         // a log axis drops non-positive values
