@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import maetok4j.nn.Linear;
 import maetok4j.nn.Module;
 import maetok4j.tensor.OwnedArrays;
@@ -49,6 +48,6 @@ public final class TimestepEmbedder extends Module {
         NDArray freqs = OwnedArrays.of(t.getManager(), frequencies(), new Shape(1, FREQUENCIES / 2));
         NDArray args = t.reshape(-1, 1).mul(freqs); // [B, 128]
         NDArray embedding = NDArrays.concat(new NDList(args.cos(), args.sin()), 1); // [B, 256]
-        return mlp.second.forward(Activation.swish(mlp.first.forward(embedding), 1f));
+        return mlp.second.forward(maetok4j.nn.Modulation.silu(mlp.first.forward(embedding)));
     }
 }

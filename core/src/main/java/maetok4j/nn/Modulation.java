@@ -1,7 +1,6 @@
 package maetok4j.nn;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.Activation;
 
 /** adaLN modulation {@code nn.Sequential(SiLU, Linear)}: the linear layer is child "1", zero-initialised. */
 public final class Modulation extends Module {
@@ -13,6 +12,14 @@ public final class Modulation extends Module {
     }
 
     public NDArray forward(NDArray cond) {
-        return linear.forward(Activation.swish(cond, 1f));
+        return linear.forward(silu(cond));
+    }
+
+    /**
+     * {@code x·σ(x)}. Not DJL's {@code Activation.swish(x, 1f)}: that multiplies by a constant made from Java data, which
+     * autograd keeps for the backward pass and the garbage collector may free first ({@link maetok4j.tensor.OwnedArrays}).
+     */
+    public static NDArray silu(NDArray x) {
+        return x.mul(x.getNDArrayInternal().sigmoid());
     }
 }

@@ -24,20 +24,23 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
  * A run's {@code checkpoints/} folder: {@code step-NNNNNNNN/} for the last K saves and {@code best/} for the
- * best held-out PSNR. Each holds the model as a tokenizer folder ({@code config.json} + {@code model.safetensors})
- * and the training state: {@code ema.safetensors}, {@code optimizer.safetensors}, {@code disc.safetensors},
+ * best held-out PSNR. Each holds the model as its own kind of folder (a tokenizer's or a diffusion model's
+ * {@code config.json} + {@code model.safetensors}) and the training state: {@code ema.safetensors}, {@code optimizer.safetensors}, {@code disc.safetensors},
  * {@code disc_optimizer.safetensors}, {@code state.json}. A checkpoint is written into a hidden folder and renamed
  * into place, so a crash leaves either the previous checkpoints or the new complete one.
  */
-final class RunCheckpoints {
+public final class RunCheckpoints {
 
-    record Saved(long step, Path folder) {}
+    /** A complete checkpoint: its step and folder. */
+    public record Saved(long step, Path folder) {}
 
-    record State(long step, double bestPsnr) {}
+    /** What {@code state.json} records besides the tensors. */
+    public record State(long step, double bestPsnr) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PREFIX = "step-";
@@ -45,13 +48,13 @@ final class RunCheckpoints {
     private final Path dir;
     private final int keepLast;
 
-    RunCheckpoints(Path dir, int keepLast) {
+    public RunCheckpoints(Path dir, int keepLast) {
         this.dir = dir;
         this.keepLast = keepLast;
     }
 
     /** The newest complete checkpoint, or null. */
-    Saved latest() {
+    public Saved latest() {
         List<Saved> all = list();
         return all.isEmpty() ? null : all.get(all.size() - 1);
     }
@@ -93,12 +96,25 @@ final class RunCheckpoints {
      */
     void save(long step, Tokenizer model, Map<String, NDArray> trainingOnly, AdamW optimizer, Ema ema, Adversary adversary,
             double bestPsnr, boolean best) {
+        save(step, model::save, trainingOnly, optimizer, ema, adversary, bestPsnr, best);
+    }
+
+    /**
+     * A checkpoint of a model that is not a tokenizer (a diffusion model): {@code writeModel} writes its folder's files
+     * into the directory it is given; the optimiser's moments and the EMA are saved beside them. No {@code best/}.
+     */
+    public void save(long step, Consumer<Path> writeModel, AdamW optimizer, Ema ema) {
+        save(step, writeModel, Map.of(), optimizer, ema, null, Double.NEGATIVE_INFINITY, false);
+    }
+
+    private void save(long step, Consumer<Path> writeModel, Map<String, NDArray> trainingOnly, AdamW optimizer, Ema ema,
+            Adversary adversary, double bestPsnr, boolean best) {
         Path target = dir.resolve(String.format("%s%08d", PREFIX, step));
         Path tmp = dir.resolve(".tmp-" + target.getFileName());
         try {
             deleteTree(tmp);
             Files.createDirectories(tmp);
-            model.save(tmp);
+            writeModel.accept(tmp);
             if (!trainingOnly.isEmpty()) {
                 Safetensors.write(tmp.resolve(TRAINING_ONLY), trainingOnly, Map.of("format", "pt"));
             }
@@ -132,6 +148,11 @@ final class RunCheckpoints {
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": cannot write the checkpoint: " + e.getMessage(), e);
         }
+    }
+
+    /** Loads the training state of a checkpoint into the optimiser and the EMA (null when the run keeps none). */
+    public State restore(Saved saved, AdamW optimizer, Ema ema) {
+        return restore(saved, optimizer, ema, null);
     }
 
     /** Loads the training state of a checkpoint into the optimiser, EMA and adversary. */

@@ -324,14 +324,10 @@ public final class TokenizerTrainer implements AutoCloseable {
     public Summary run(long stopAt) {
         long start = System.nanoTime();
         MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), step);
-        Map<String, Double> sums = new LinkedHashMap<>();
-        int counted = 0;
+        LogWindow window = new LogWindow("img_per_s");
         Map<String, Double> lastLogged = Map.of();
         Double lastPsnr = null;
         Double lastSsim = null;
-        long peakRss = 0;
-        long imagesSinceLog = 0;
-        long logStart = System.nanoTime();
         int accum = config.optim().gradientAccumulationSteps();
         int perEpoch = loader.batchesPerEpoch();
         long microIndex = step * accum;
@@ -349,25 +345,12 @@ public final class TokenizerTrainer implements AutoCloseable {
                 }
                 Map<String, Double> logs = trainStep(micro);
                 step++;
-                for (Map.Entry<String, Double> e : logs.entrySet()) {
-                    sums.merge(e.getKey(), e.getValue(), Double::sum);
-                }
-                counted++;
-                imagesSinceLog += config.optim().globalBatchSize();
+                window.add(logs, config.optim().globalBatchSize());
                 boolean last = step == totalSteps;
                 boolean stopping = step == stopAt;
                 boolean evalNow = step % config.run().evalEvery() == 0 || last;
                 if (step % config.run().logEvery() == 0 || evalNow) {
-                    double seconds = (System.nanoTime() - logStart) / 1e9;
-                    Map<String, Double> row = new LinkedHashMap<>();
-                    int n = counted;
-                    sums.forEach((k, v) -> row.put(k, v / n));
-                    row.put("img_per_s", imagesSinceLog / seconds);
-                    long rss = maetok4j.tensor.ProcessMemory.rssBytes();
-                    peakRss = Math.max(peakRss, rss);
-                    row.put("rss_mb", rss / 1e6);
-                    Runtime rt = Runtime.getRuntime();
-                    row.put("heap_mb", (rt.totalMemory() - rt.freeMemory()) / 1e6);
+                    Map<String, Double> row = window.row();
                     if (evalNow) {
                         double[] metrics = evaluate();
                         lastPsnr = metrics[0];
@@ -378,13 +361,10 @@ public final class TokenizerTrainer implements AutoCloseable {
                     log.append(step, row);
                     lastLogged = row;
                     listener.step(step, row.get("loss"), row.get("img_per_s"));
-                    sums.clear();
-                    counted = 0;
-                    imagesSinceLog = 0;
-                    logStart = System.nanoTime();
                     if (evalNow) {
                         writeFigures();
                     }
+                    window.restartClock();
                 } else {
                     listener.step(step, Double.NaN, Double.NaN);
                 }
@@ -401,14 +381,14 @@ public final class TokenizerTrainer implements AutoCloseable {
         double seconds = (System.nanoTime() - start) / 1e9;
         long done = step - resumedFrom;
         Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
-                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, peakRss);
+                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, window.peakRssBytes());
         writeSummary(runDir, s);
         return s;
     }
 
     /** One optimisation step over the micro-batches (gradient accumulation), then the discriminator's step. */
     private Map<String, Double> trainStep(List<DataLoader.Batch> micro) {
-        SplittableRandom rng = new SplittableRandom(mix(config.run().globalSeed(), step));
+        SplittableRandom rng = new SplittableRandom(TrainStep.rngSeed(config.run().globalSeed(), step));
         double lr = schedule.lr(step);
         double ratio = maskRatio(rng);
         Map<String, Parameter> trainable = model.trainableParameters();
@@ -596,13 +576,6 @@ public final class TokenizerTrainer implements AutoCloseable {
 
     public long totalSteps() {
         return totalSteps;
-    }
-
-    static long mix(long seed, long step) {
-        long h = seed * 0x9E3779B97F4A7C15L + step * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L;
-        h ^= h >>> 33;
-        h *= 0xff51afd7ed558ccdL;
-        return h ^ (h >>> 33);
     }
 
     @Override

@@ -58,6 +58,17 @@ public final class TrainStep {
         }
     }
 
+    /**
+     * The seed of step {@code step}'s generator in a run seeded by {@code globalSeed}: every random choice of a step
+     * (masks, noise, times, label dropout) draws from it, so a resumed run repeats the choices of an uninterrupted one.
+     */
+    public static long rngSeed(long globalSeed, long step) {
+        long h = globalSeed * 0x9E3779B97F4A7C15L + step * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L;
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        return h ^ (h >>> 33);
+    }
+
     /** A loss or gradient that is NaN or infinite: training must stop before the weights are touched. */
     public static final class NonFiniteException extends RuntimeException {
         public NonFiniteException(String message) {

@@ -252,14 +252,10 @@ public final class VmaeTrainer implements AutoCloseable {
     /** Trains until {@code stopAt} (at most the run's length), saving a checkpoint there; exports the tokenizer when the run is complete. */
     public Summary run(long stopAt) {
         long start = System.nanoTime();
-        Map<String, Double> sums = new LinkedHashMap<>();
-        int counted = 0;
+        LogWindow window = new LogWindow("img_per_s");
         Map<String, Double> lastLogged = Map.of();
         Double lastPsnr = null;
         Double lastSsim = null;
-        long peakRss = 0;
-        long imagesSinceLog = 0;
-        long logStart = System.nanoTime();
         int perEpoch = loader.batchesPerEpoch();
         int epoch = (int) (step / perEpoch);
         Iterator<DataLoader.Batch> batches = loader.epoch(epoch, (int) (step % perEpoch));
@@ -272,19 +268,11 @@ public final class VmaeTrainer implements AutoCloseable {
                 DataLoader.Batch batch = batches.next();
                 Map<String, Double> logs = trainStep(batch);
                 step++;
-                logs.forEach((k, v) -> sums.merge(k, v, Double::sum));
-                counted++;
-                imagesSinceLog += batch.size();
+                window.add(logs, batch.size());
                 boolean last = step == totalSteps;
                 boolean evalNow = step % config.run().evalEvery() == 0 || last;
                 if (step % config.run().logEvery() == 0 || evalNow) {
-                    Map<String, Double> row = new LinkedHashMap<>();
-                    int n = counted;
-                    sums.forEach((k, v) -> row.put(k, v / n));
-                    row.put("img_per_s", imagesSinceLog / ((System.nanoTime() - logStart) / 1e9));
-                    long rss = maetok4j.tensor.ProcessMemory.rssBytes();
-                    peakRss = Math.max(peakRss, rss);
-                    row.put("rss_mb", rss / 1e6);
+                    Map<String, Double> row = window.row();
                     if (evalNow) {
                         double[] metrics = evaluate();
                         lastPsnr = metrics[0];
@@ -295,13 +283,10 @@ public final class VmaeTrainer implements AutoCloseable {
                     log.append(step, row);
                     lastLogged = row;
                     listener.step(step, row.get("loss"), row.get("img_per_s"));
-                    sums.clear();
-                    counted = 0;
-                    imagesSinceLog = 0;
-                    logStart = System.nanoTime();
                     if (evalNow) {
                         writeFigures();
                     }
+                    window.restartClock();
                 } else {
                     listener.step(step, Double.NaN, Double.NaN);
                 }
@@ -318,14 +303,14 @@ public final class VmaeTrainer implements AutoCloseable {
         double seconds = (System.nanoTime() - start) / 1e9;
         long done = step - resumedFrom;
         Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
-                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, peakRss);
+                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, window.peakRssBytes());
         TokenizerTrainer.writeSummary(runDir, s);
         return s;
     }
 
     /** One optimisation step in its own native scope; the loss parts as the reference logs them, plus grad_norm and lr. */
     private Map<String, Double> trainStep(DataLoader.Batch batch) {
-        SplittableRandom rng = new SplittableRandom(TokenizerTrainer.mix(config.run().globalSeed(), step));
+        SplittableRandom rng = new SplittableRandom(TrainStep.rngSeed(config.run().globalSeed(), step));
         double lr = schedule.lr(step);
         Map<String, Double> terms = new LinkedHashMap<>();
         TrainStep.Result r;
