@@ -52,7 +52,8 @@ final class Outputs implements AutoCloseable {
     /** Stores images [n, 3, S, S] in [-1, 1] as rows {@code [first, first+n)}. */
     void put(int first, NDArray images) {
         if (writer != null) {
-            writer.write("images", first, images);
+            // decoders overshoot; an images tensor holds [-1, 1], which is what every reader of it checks
+            writer.write("images", first, images.clip(-1, 1));
             return;
         }
         List<BufferedImage> pngs = ImageTensors.toImages(images);
