@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             DataCommand.class,
             TrainCommands.Train.class,
             TrainCommands.FinetuneDecoder.class,
+            TrainDiffusionCommand.class,
             EvalCommand.class,
             CacheLatentsCommand.class,
             AnalyzeCommand.class,

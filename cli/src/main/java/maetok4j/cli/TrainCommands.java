@@ -83,7 +83,7 @@ final class TrainCommands {
             if (!resume || !Files.exists(saved)) {
                 AtomicFiles.writeString(saved, text);
             }
-            Bar bar = new Bar(stage().command, !noProgress);
+            Bar bar = new Bar(stage().command, "img/s", !noProgress);
             TokenizerTrainer.Summary s;
             try {
                 s = config.isVmae() ? trainVmae(config, bar) : trainMaetok(config, bar);
@@ -151,15 +151,18 @@ final class TrainCommands {
         }
     }
 
-    /** A progress bar over steps with the live loss and throughput. */
-    private static final class Bar implements TokenizerTrainer.Listener, AutoCloseable {
+    /** A progress bar over steps with the live loss and throughput (also {@code train-diffusion}'s). */
+    static final class Bar implements TokenizerTrainer.Listener, AutoCloseable {
 
         private final String task;
+        private final String throughputUnit;
         private final boolean show;
         private ProgressBar bar;
 
-        Bar(String task, boolean show) {
+        /** @param throughputUnit e.g. "img/s" */
+        Bar(String task, String throughputUnit, boolean show) {
             this.task = task;
+            this.throughputUnit = throughputUnit;
             this.show = show;
         }
 
@@ -177,7 +180,7 @@ final class TrainCommands {
             if (bar != null) {
                 bar.stepTo(step);
                 if (!Double.isNaN(loss)) {
-                    bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f, %.1f img/s", loss, imagesPerSecond));
+                    bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f, %.1f %s", loss, imagesPerSecond, throughputUnit));
                 }
             }
         }
