@@ -28,12 +28,10 @@ class StudyCommandTest {
                 List<Pipeline.Stage> stages = StudyCommand.stages(dir, budget, smoke);
                 new Pipeline(dir, stages);
                 for (Pipeline.Stage s : stages) {
-                    if (!s.args().get(0).equals("train-diffusion")) {
-                        StageChains.parse(s);
-                    }
+                    StageChains.parse(s);
                 }
                 StageChains.assertEachStageReadsOnlyWhatEarlierStagesMade(dir, stages);
-                StageChains.assertSeedsAreZero(stages.stream().filter(s -> !s.args().get(0).equals("train-diffusion")).toList());
+                StageChains.assertSeedsAreZero(stages);
                 int factor = budget.equals("medium") ? 3 : 1;
                 for (StudyCommand.Model m : StudyCommand.MODELS) {
                     TrainConfig preset = TrainConfig.preset(m.preset());
