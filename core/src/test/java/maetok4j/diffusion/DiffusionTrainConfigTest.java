@@ -62,7 +62,7 @@ class DiffusionTrainConfigTest {
 
     @Test
     void theResolvedFileLoadsBackToTheSameConfig(@TempDir Path dir) throws Exception {
-        DiffusionTrainConfig c = load(dir, "preset: cpu\nlr: 2.0e-4\nlatent_norm: channel\nlatents: /data/z\nlr_scheduler: cosine\nmin_lr_ratio: 0.1\n");
+        DiffusionTrainConfig c = load(dir, "preset: cpu\nlr: 2.0e-4\nlatent_norm: channel\nlatents: /data/z\nlr_scheduler: none\nmin_lr_ratio: 0.0\n");
         DiffusionTrainConfig again = load(dir, c.toYaml());
         assertThat(again).isEqualTo(c);
         assertThat(again.trajectoryDifferences(c)).isEmpty();
@@ -73,7 +73,7 @@ class DiffusionTrainConfigTest {
 
     @Test
     void theWarmUpRisesLinearlyToTheRateAndCosineEndsAtTheFloor(@TempDir Path dir) throws Exception {
-        var s = load(dir, "preset: cpu\nlr: 1.0e-3\nlr_warmup_steps: 3\nmax_steps: 10\n").optim().schedule(10);
+        var s = load(dir, "preset: cpu\nlr: 1.0e-3\nlr_warmup_steps: 3\nmax_steps: 10\nlr_scheduler: none\n").optim().schedule(10);
         assertThat(s.lr(0)).isEqualTo(0.25e-3, org.assertj.core.data.Offset.offset(1e-15));
         assertThat(s.lr(2)).isEqualTo(0.75e-3, org.assertj.core.data.Offset.offset(1e-15));
         assertThat(s.lr(3)).isEqualTo(1e-3);
