@@ -68,7 +68,7 @@ class LauncherIT {
         try (NDManager m = NDManager.newBaseManager(); Safetensors io = Safetensors.open(fixture.resolve("io.safetensors"));
                 Safetensors zf = Safetensors.open(z); Safetensors yf = Safetensors.open(y)) {
             assertThat(CliTest.relativeError(zf.read("latents", m), io.read("latents", m))).isLessThan(1e-4);
-            assertThat(CliTest.relativeError(yf.read("images", m), io.read("reconstructions", m))).isLessThan(1e-4);
+            assertThat(CliTest.relativeError(yf.read("images", m), io.read("reconstructions", m).clip(-1, 1))).isLessThan(1e-4); // images files hold [-1, 1]
         }
     }
 

@@ -87,7 +87,8 @@ class VmaeCommandsTest {
             long side = Math.round(Math.sqrt(n));
             NDArray expected = mean.transpose(0, 2, 1).reshape(b, c, side, side);
             assertThat(relativeError(z.read("latents", m), expected)).isLessThan(1e-4);
-            assertThat(relativeError(y.read("images", m), io.read("reconstructions", m))).isLessThan(1e-4);
+            // an images file holds [-1, 1]: the random-weight decoder's overshoot is clipped, the rest is the reference's
+            assertThat(relativeError(y.read("images", m), io.read("reconstructions", m).clip(-1, 1))).isLessThan(1e-4);
         }
     }
 
