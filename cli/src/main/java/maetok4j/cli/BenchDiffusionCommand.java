@@ -71,8 +71,8 @@ final class BenchDiffusionCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager(); SiT model = open(manager)) {
             SiTConfig c = model.config();
             long[] shape = model.latentShape();
-            double plain = median(run(model, shape, Guidance.none(), manager));
-            double guided = median(run(model, shape, new Guidance(cfg, 0, 1), manager));
+            double plain = BenchCommand.median(run(model, shape, Guidance.none(), manager));
+            double guided = BenchCommand.median(run(model, shape, new Guidance(cfg, 0, 1), manager));
             ObjectNode out = Reports.object().put("model", diffusion != null ? diffusion.toString() : "preset " + preset)
                     .put("hidden_size", c.hiddenSize()).put("depth", c.depth()).put("tokens", c.tokens()).put("batch_size", batchSize)
                     .put("steps", steps).put("sampler", "euler").put("cfg", cfg).put("iterations", iterations)
@@ -127,9 +127,5 @@ final class BenchDiffusionCommand implements Callable<Integer> {
             }
         }
         return seconds;
-    }
-
-    private static double median(double[] v) {
-        return BenchCommand.median(v);
     }
 }

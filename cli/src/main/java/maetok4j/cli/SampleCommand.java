@@ -116,7 +116,7 @@ final class SampleCommand implements Callable<Integer> {
             long[] latentShape = model.latentShape();
             DiffusionCheckpoint.Latents recorded = DiffusionCheckpoint.readLatents(diffusion);
             LatentNormalization normalization = recorded == null ? null : recorded.normalization();
-            try (SiT guide = guideModel == null ? null : loadGuide(model, manager);
+            try (SiT guide = guideModel == null ? null : loadGuide(model, recorded, manager);
                     Tokenizer tokenizer = openTokenizer(recorded, manager)) {
                 Guidance guidance = guide == null ? new Guidance(cfg, lowHigh[0], lowHigh[1])
                         : Guidance.autoguidance(cfg, lowHigh[0], lowHigh[1], guide);
@@ -330,7 +330,7 @@ final class SampleCommand implements Callable<Integer> {
     }
 
     /** The guide must take the same latents and labels as the model it guides. */
-    private SiT loadGuide(SiT model, NDManager manager) {
+    private SiT loadGuide(SiT model, DiffusionCheckpoint.Latents recorded, NDManager manager) {
         SiT guide = SiT.load(guideModel, manager);
         if (!Arrays.equals(guide.latentShape(), model.latentShape()) || guide.config().numClasses() != model.config().numClasses()) {
             long[] s = guide.latentShape();
@@ -339,9 +339,8 @@ final class SampleCommand implements Callable<Integer> {
                     + "its own classes; it must match " + diffusion + " (" + Arrays.toString(model.latentShape()) + ", "
                     + model.config().numClasses() + " classes)");
         }
-        DiffusionCheckpoint.Latents a = DiffusionCheckpoint.readLatents(diffusion);
         DiffusionCheckpoint.Latents b = DiffusionCheckpoint.readLatents(guideModel);
-        if (a != null && b != null && !a.normalization().equals(b.normalization())) {
+        if (recorded != null && b != null && !recorded.normalization().equals(b.normalization())) {
             guide.close();
             throw new IllegalArgumentException(guideModel + ": latents.json has another latent normalisation than " + diffusion
                     + "'s; the guide must be trained on the same latents");

@@ -53,6 +53,21 @@ public final class RunCheckpoints {
         this.keepLast = keepLast;
     }
 
+    /**
+     * Where a run starts: with {@code resume}, the newest checkpoint (or null, after telling {@code note} the run starts
+     * from step 0); without it, null, and a folder already holding checkpoints is refused so no run is overwritten.
+     */
+    public Saved start(boolean resume, Consumer<String> note) {
+        Saved latest = latest();
+        if (resume && latest == null) {
+            note.accept("no checkpoint in " + dir + ": starting from step 0");
+        }
+        if (!resume && latest != null) {
+            throw new IllegalArgumentException(dir.getParent() + " already holds checkpoints of a run: pass --resume to continue it, or choose another --out");
+        }
+        return resume ? latest : null;
+    }
+
     /** The newest complete checkpoint, or null. */
     public Saved latest() {
         List<Saved> all = list();

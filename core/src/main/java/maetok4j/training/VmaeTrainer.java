@@ -108,13 +108,7 @@ public final class VmaeTrainer implements AutoCloseable {
         this.runDir = runDir;
         this.listener = listener;
         this.checkpoints = new RunCheckpoints(runDir.resolve("checkpoints"), config.run().keepLast());
-        RunCheckpoints.Saved latest = resume ? checkpoints.latest() : null;
-        if (resume && latest == null) {
-            listener.note("no checkpoint in " + runDir.resolve("checkpoints") + ": starting from step 0");
-        }
-        if (!resume && checkpoints.latest() != null) {
-            throw new IllegalArgumentException(runDir + " already holds checkpoints of a run: pass --resume to continue it, or choose another --out");
-        }
+        RunCheckpoints.Saved latest = checkpoints.start(resume, listener::note);
         manager = NDManager.newBaseManager();
         boolean ok = false;
         try {
