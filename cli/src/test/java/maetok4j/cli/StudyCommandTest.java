@@ -56,7 +56,7 @@ class StudyCommandTest {
                         // every diffusion model trains for the same, explicit number of steps: the loss is read at a fixed step
                         assertThat(stage(stages, "diffusion-" + m.id()).args()).isEqualTo(List.of("train-diffusion", "--preset", "cpu",
                                 "--latents", dir.resolve("latents").resolve(m.id()).toString(), "--out", dir.resolve(m.id()).resolve("diffusion")
-                                        .toString(), "--steps", smoke ? "2" : Long.toString(2000L * factor)));
+                                        .toString(), "--steps", smoke ? "2" : Long.toString(StudyCommand.DIFFUSION_SMALL * factor)));
                     }
                 }
                 assertThat(stages).extracting(Pipeline.Stage::name).doesNotContain("cache-maetok-ft", "probe-maetok-ft", "diffusion-maetok-ft");
