@@ -1,12 +1,9 @@
 package maetok4j.training;
 
 import maetok4j.tensor.OwnedArrays;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -29,7 +26,6 @@ import maetok4j.tokenizer.TokenizerConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -115,21 +111,13 @@ public final class TokenizerTrainer implements AutoCloseable {
     private final Listener listener;
     private final NDManager manager;
     private final MAETok model;
-    private final Dataset dataset;
-    private final DataLoader loader;
-    private final NDArray valImages; // [V, 3, S, S]
-    private final long totalSteps;
-    private final CosineSchedule schedule;
+    private final TokenizerRun loop;
     private final AdamW optimizer;
     private final Ema ema;
     private final Adversary adversary;
     private final GeneratorObjective objective;
     private final RunCheckpoints checkpoints;
     private final TokenMasking masking;
-    private long step;
-    private final long resumedFrom;
-    private double bestPsnr = Double.NEGATIVE_INFINITY;
-    private final double[] pcaBaseline; // [PSNR, SSIM] or null
 
     /**
      * @param from stage 2 only: the stage-1 run directory or a tokenizer folder to fine-tune
@@ -152,37 +140,15 @@ public final class TokenizerTrainer implements AutoCloseable {
                 model.quantConv.setTrainable(false);
             }
             trainingMode();
-            int size = model.imageSize();
-            dataset = Datasets.open(config.data().dataset(), true, false, 0, null);
-            int val = config.data().valImages();
-            if (val >= dataset.size()) {
-                throw new IllegalArgumentException("val_images (" + val + ") must be smaller than the dataset (" + dataset.size() + " images)");
-            }
-            int[][] split = DataLoader.split(dataset.size(), (double) val / dataset.size(), config.run().globalSeed());
-            int trainImages = split[0].length;
-            ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(size) : ImageTransform.eval(size);
-            loader = new DataLoader(dataset, split[0], transform, config.optim().microBatchSize(), true, true,
-                    config.run().globalSeed(), config.data().numWorkers(), 4);
-            valImages = ImageTensors.load(dataset, split[1], size, manager);
-            totalSteps = config.totalSteps(trainImages);
-            double base = config.optim().baseLr();
-            schedule = config.optim().lrScheduler().equals("cosine")
-                    ? new CosineSchedule(base, base * config.optim().minLrRatio(), config.optim().warmupLr(),
-                            config.warmupSteps(trainImages), totalSteps)
-                    : new CosineSchedule(base, base, base, 0, totalSteps);
+            loop = new TokenizerRun(config, stage, runDir, model.imageSize(), listener, manager);
             optimizer = new AdamW(config.optim().adamW(), manager);
             ema = config.run().ema() ? new Ema(model, manager) : null;
             adversary = config.gan().enabled() ? new Adversary(config, config.run().globalSeed(), manager) : null;
             objective = new GeneratorObjective(config, stage, model, adversary);
             masking = new TokenMasking(modelConfig.encTokenDrop(), modelConfig.encTokenDropMax());
-            if (latest != null) {
-                RunCheckpoints.State s = checkpoints.restore(latest, optimizer, ema, adversary);
-                step = s.step();
-                bestPsnr = s.bestPsnr();
-            }
-            resumedFrom = step;
-            pcaBaseline = pcaBaseline(runDir, dataset, split[0], size, model.config.numLatentTokens() * model.config.latentChannels(),
-                    config.run().globalSeed(), valImages, manager, listener);
+            RunCheckpoints.State restored = latest != null ? checkpoints.restore(latest, optimizer, ema, adversary) : null;
+            loop.start(restored != null ? restored.step() : 0, restored != null ? restored.bestPsnr() : Double.NEGATIVE_INFINITY,
+                    model.config.numLatentTokens() * model.config.latentChannels(), manager);
             TrainStep.enableGradients(model);
             ok = true;
         } finally {
@@ -265,50 +231,10 @@ public final class TokenizerTrainer implements AutoCloseable {
         return MAETok.create(c, manager, seed);
     }
 
-    /**
-     * The linear baseline the tokenizer must beat: PCA fitted on the training split (center crops), keeping as
-     * many components as the tokenizer has latent floats, scored on the same held-out images in the same
-     * protocol. Computed once per run ({@code pca_baseline.json}); skipped when
-     * {@link maetok4j.metrics.PcaCodec#unfittable} says so. Shared with {@link VmaeTrainer}.
-     *
-     * @param k          latent floats per image, the number of components
-     * @param valImages  [V, 3, S, S] the held-out images
-     */
-    static double[] pcaBaseline(Path runDir, Dataset data, int[] trainRows, int size, int k, long seed, NDArray valImages,
-            NDManager manager, Listener listener) {
-        Path cache = runDir.resolve("pca_baseline.json");
-        try {
-            if (Files.exists(cache)) {
-                com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(cache.toFile());
-                if (n.path("components").asInt() == k) {
-                    return new double[] {n.path("val_psnr").asDouble(), n.path("val_ssim").asDouble()};
-                }
-            }
-        } catch (java.io.IOException e) {
-            // recompute below
-        }
-        if (maetok4j.metrics.PcaCodec.unfittable(3, size, k, trainRows.length) != null) {
-            return null;
-        }
-        listener.note("fitting the PCA baseline (" + k + " components) on " + trainRows.length + " training images");
-        try (NDManager scope = manager.newSubManager()) {
-            maetok4j.metrics.PcaCodec codec = maetok4j.metrics.PcaCodec.fit(data, trainRows, size, k, seed, scope);
-            ReconstructionMetrics m = new ReconstructionMetrics();
-            m.add(valImages, codec.reconstruct(valImages));
-            double[] out = {m.psnr(), m.ssim()};
-            ObjectNode o = JSON.createObjectNode().put("components", k).put("train_images", trainRows.length)
-                    .put("val_images", valImages.getShape().get(0)).put("val_psnr", out[0]).put("val_ssim", out[1]);
-            maetok4j.tensor.AtomicFiles.writeString(cache, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o) + "\n");
-            return out;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     // ---- the loop ---------------------------------------------------------------------------------------
 
     public Summary run() {
-        return run(totalSteps);
+        return run(loop.totalSteps());
     }
 
     /**
@@ -316,75 +242,45 @@ public final class TokenizerTrainer implements AutoCloseable {
      * {@code resume} continues the same trajectory. The tokenizer is exported when the run is complete.
      */
     public Summary run(long stopAt) {
-        long start = System.nanoTime();
-        MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), step);
-        LogWindow window = new LogWindow("img_per_s");
-        Map<String, Double> lastLogged = Map.of();
-        Double lastPsnr = null;
-        Double lastSsim = null;
-        int accum = config.optim().gradientAccumulationSteps();
-        int perEpoch = loader.batchesPerEpoch();
-        long microIndex = step * accum;
-        int epoch = (int) (microIndex / perEpoch);
-        Iterator<DataLoader.Batch> batches = loader.epoch(epoch, (int) (microIndex % perEpoch));
-        listener.begin(step, totalSteps);
-        try (log) {
-            while (step < Math.min(stopAt, totalSteps)) {
-                List<DataLoader.Batch> micro = new ArrayList<>();
-                for (int k = 0; k < accum; k++) {
-                    if (!batches.hasNext()) {
-                        batches = loader.epoch(++epoch, 0);
-                    }
-                    micro.add(batches.next());
-                }
-                Map<String, Double> logs = trainStep(micro);
-                step++;
-                window.add(logs, config.optim().globalBatchSize());
-                boolean last = step == totalSteps;
-                boolean stopping = step == stopAt;
-                boolean evalNow = step % config.run().evalEvery() == 0 || last;
-                if (step % config.run().logEvery() == 0 || evalNow) {
-                    Map<String, Double> row = window.row();
-                    if (evalNow) {
-                        double[] metrics = evaluate();
-                        lastPsnr = metrics[0];
-                        lastSsim = metrics[1];
-                        row.put("val_psnr", metrics[0]);
-                        row.put("val_ssim", metrics[1]);
-                    }
-                    log.append(step, row);
-                    lastLogged = row;
-                    listener.step(step, row.get("loss"), row.get("img_per_s"));
-                    if (evalNow) {
-                        writeFigures();
-                    }
-                    window.restartClock();
-                } else {
-                    listener.step(step, Double.NaN, Double.NaN);
-                }
-                if (step % config.run().ckptEvery() == 0 || last || stopping) {
-                    boolean best = lastPsnr != null && evalNow && lastPsnr > bestPsnr;
-                    if (best) {
-                        bestPsnr = lastPsnr;
-                    }
-                    checkpoints.save(step, model, optimizer, ema, adversary, bestPsnr, best && config.run().saveBest());
-                }
+        return loop.run(stopAt, new TokenizerRun.Model() {
+            @Override
+            public Map<String, Double> step(long step, List<DataLoader.Batch> micro) {
+                return trainStep(step, micro);
             }
-        }
-        Path exported = step == totalSteps ? exportTokenizer() : null;
-        double seconds = (System.nanoTime() - start) / 1e9;
-        long done = step - resumedFrom;
-        Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
-                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, window.peakRssBytes());
-        writeSummary(runDir, s);
-        return s;
+
+            @Override
+            public NDArray reconstruct(NDArray images) {
+                return model.reconstruct(images);
+            }
+
+            @Override
+            public void withEvalWeights(Runnable body) {
+                TokenizerTrainer.this.withEvalWeights(body);
+            }
+
+            @Override
+            public void saveCheckpoint(long step, double bestPsnr, boolean best) {
+                checkpoints.save(step, model, optimizer, ema, adversary, bestPsnr, best);
+            }
+
+            @Override
+            public void saveTokenizer(Path folder) {
+                model.save(folder);
+            }
+
+            @Override
+            public boolean isLossTerm(String k) {
+                return k.equals("loss") || k.startsWith("rec_") || k.startsWith("aux_") || k.startsWith("perceptual")
+                        || k.startsWith("gen_") || k.startsWith("disc_loss");
+            }
+        });
     }
 
     /** One optimisation step over the micro-batches (gradient accumulation), then the discriminator's step. */
-    private Map<String, Double> trainStep(List<DataLoader.Batch> micro) {
+    private Map<String, Double> trainStep(long step, List<DataLoader.Batch> micro) {
         SplittableRandom rng = new SplittableRandom(TrainStep.rngSeed(config.run().globalSeed(), step));
-        double lr = schedule.lr(step);
-        double ratio = maskRatio(rng);
+        double lr = loop.lr(step);
+        double ratio = maskRatio(step, rng);
         Map<String, Parameter> trainable = model.trainableParameters();
         Map<String, Double> logs = new LinkedHashMap<>();
         try (NDManager scope = manager.newSubManager()) {
@@ -402,7 +298,7 @@ public final class TokenizerTrainer implements AutoCloseable {
                 r.terms().forEach((k, v) -> logs.merge(k, v / micro.size(), Double::sum));
                 pairs.add(new NDArray[] {x, r.reconstruction()});
             }
-            checkFinite(logs);
+            TokenizerRun.checkFinite(step + 1, logs);
             Gradients.Norm norm = Gradients.clipGlobalNorm(trainable, config.optim().maxGradNorm());
             if (!norm.finite()) {
                 throw new DivergedException("step " + (step + 1) + ": the generator's gradient norm " + norm.describe()
@@ -416,26 +312,12 @@ public final class TokenizerTrainer implements AutoCloseable {
             logs.put("grad_norm", norm.value());
             if (adversary != null) {
                 logs.putAll(adversary.discriminatorStep(pairs, step, lr, rng, scope));
-                checkFinite(logs);
+                TokenizerRun.checkFinite(step + 1, logs);
             }
         }
         logs.put("lr", lr);
         logs.put("mask_ratio", ratio);
         return logs;
-    }
-
-    private void checkFinite(Map<String, Double> logs) {
-        checkFinite(step + 1, logs);
-    }
-
-    /** Stops on the first NaN or infinite term, naming the step and the term. */
-    static void checkFinite(long step, Map<String, Double> logs) {
-        for (Map.Entry<String, Double> e : logs.entrySet()) {
-            if (!Double.isFinite(e.getValue())) {
-                throw new DivergedException("step " + step + ": loss term '" + e.getKey() + "' is " + e.getValue()
-                        + "; the last good checkpoint is kept");
-            }
-        }
     }
 
     /** Native arrays alive under this trainer (model, optimiser, EMA, discriminator, data): the leak guard's measure. */
@@ -444,9 +326,9 @@ public final class TokenizerTrainer implements AutoCloseable {
     }
 
     /** Stage 1 draws the truncated-normal ratio; stage 2 lets it fall linearly from finetune_mask_start to 0. */
-    private double maskRatio(SplittableRandom rng) {
+    private double maskRatio(long step, SplittableRandom rng) {
         if (stage == Stage.DECODER_FINETUNE) {
-            long over = config.finetune().maskSteps() != null ? config.finetune().maskSteps() : totalSteps;
+            long over = config.finetune().maskSteps() != null ? config.finetune().maskSteps() : loop.totalSteps();
             return TokenMasking.linearDecay(config.finetune().maskStart(), step, over);
         }
         return masking.high() > 0 ? masking.sampleRatio(rng) : 0;
@@ -458,31 +340,6 @@ public final class TokenizerTrainer implements AutoCloseable {
     }
 
     // ---- evaluation, figures, export --------------------------------------------------------------------
-
-    /**
-     * Held-out PSNR and SSIM of the (EMA) tokenizer on the validation images, in the reference evaluation's
-     * protocol ({@link ReconstructionMetrics}).
-     */
-    private double[] evaluate() {
-        double[] out = new double[2];
-        withEvalWeights(() -> {
-            ReconstructionMetrics metrics = new ReconstructionMetrics();
-            try (NDManager scope = manager.newSubManager()) {
-                long n = valImages.getShape().get(0);
-                int bs = config.optim().microBatchSize();
-                for (long i = 0; i < n; i += bs) {
-                    NDArray x = valImages.get(i + ":" + Math.min(n, i + bs));
-                    x.attach(scope);
-                    NDArray y = model.reconstruct(x);
-                    y.attach(scope);
-                    metrics.add(x, y);
-                }
-            }
-            out[0] = metrics.psnr();
-            out[1] = metrics.ssim();
-        });
-        return out;
-    }
 
     /** Training mode for what trains; the frozen encoder of stage 2 stays in eval mode. */
     private void trainingMode() {
@@ -510,72 +367,22 @@ public final class TokenizerTrainer implements AutoCloseable {
         }
     }
 
-    private void writeFigures() {
-        List<Map<String, Double>> rows = MetricsLog.read(runDir.resolve("metrics.jsonl"));
-        Path plots = runDir.resolve("plots");
-        LossCurves.write(plots.resolve("loss.png"), "training losses", rows,
-                k -> k.equals("loss") || k.startsWith("rec_") || k.startsWith("aux_") || k.startsWith("perceptual")
-                        || k.startsWith("gen_") || k.startsWith("disc_loss"), true);
-        if (pcaBaseline != null) {
-            rows.forEach(r -> {
-                if (r.containsKey("val_psnr")) {
-                    r.put("pca_val_psnr", pcaBaseline[0]);
-                }
-            });
-        }
-        LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr") || k.equals("pca_val_psnr"), false);
-        LossCurves.write(plots.resolve("val_ssim.png"), "held-out SSIM", rows, k -> k.equals("val_ssim"), false);
-        withEvalWeights(() -> {
-            try (NDManager scope = manager.newSubManager()) {
-                long n = Math.min(8, valImages.getShape().get(0));
-                NDArray x = valImages.get("0:" + n);
-                x.attach(scope);
-                NDArray y = model.reconstruct(x);
-                y.attach(scope);
-                ImageGrid.writePng(ImageGrid.tile(List.of(x, y), Math.max(1, 128 / model.imageSize())),
-                        plots.resolve("reconstructions.png"));
-            }
-        });
-    }
-
-    /** Writes the EMA (or trained) weights as a plain tokenizer folder, without the auxiliary decoders in stage 2. */
-    private Path exportTokenizer() {
-        Path out = runDir.resolve("tokenizer");
-        Runnable save = () -> model.save(out);
-        if (ema != null) {
-            ema.withAveraged(model, save);
-        } else {
-            save.run();
-        }
-        return out;
-    }
-
-    /** The run's {@code summary.json}. Shared with {@link VmaeTrainer}. */
-    static void writeSummary(Path runDir, Summary s) {
-        try {
-            maetok4j.tensor.AtomicFiles.writeString(runDir.resolve("summary.json"),
-                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(s.toJson()) + "\n");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     public MAETok model() {
         return model;
     }
 
     public long step() {
-        return step;
+        return loop.step();
     }
 
     public long totalSteps() {
-        return totalSteps;
+        return loop.totalSteps();
     }
 
     @Override
     public void close() {
-        if (loader != null) {
-            loader.close();
+        if (loop != null) {
+            loop.close();
         }
         if (adversary != null) {
             adversary.close();

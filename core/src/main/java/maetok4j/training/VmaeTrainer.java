@@ -31,7 +31,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,8 +51,8 @@ import java.util.SplittableRandom;
  *       says, unless {@code vmae_unfreeze_encoder} asks for what the reference code actually does.</li>
  * </ul>
  *
- * <p>The run mirrors {@link TokenizerTrainer}: the same data split, loader order, schedule, EMA, held-out PSNR
- * and SSIM with the PCA baseline, {@code metrics.jsonl}, plots, checkpoints and exact resume, summary. Each
+ * <p>The run is {@link TokenizerTrainer}'s ({@link TokenizerRun}): the same data split, loader order, schedule,
+ * held-out PSNR and SSIM with the PCA baseline, {@code metrics.jsonl}, plots, checkpoints and exact resume, summary. Each
  * step's random numbers (input noise, masking noise, ε) come from a generator seeded by (seed, step).
  *
  * <p>The mask token is training-only: the inference VMAE and the released checkpoint have none, so the
@@ -85,16 +84,9 @@ public final class VmaeTrainer implements AutoCloseable {
     private Trained trained;
     private Perceptual perceptual;
     private VmaeObjective objective;
-    private DataLoader loader;
-    private NDArray valImages; // [V, 3, S, S]
-    private long totalSteps;
-    private CosineSchedule schedule;
+    private TokenizerRun loop;
     private AdamW optimizer;
     private Ema ema;
-    private double[] pcaBaseline; // [PSNR, SSIM] or null
-    private long step;
-    private long resumedFrom;
-    private double bestPsnr = Double.NEGATIVE_INFINITY;
 
     /**
      * @param from decoder tuning only: the pre-training run directory or a VMAE tokenizer folder
@@ -149,32 +141,12 @@ public final class VmaeTrainer implements AutoCloseable {
         }
         objective = new VmaeObjective(model, masking, options, perceptual);
 
-        int size = model.imageSize();
-        Dataset dataset = Datasets.open(config.data().dataset(), true, false, 0, null);
-        int val = config.data().valImages();
-        require(val < dataset.size(), "val_images (" + val + ") must be smaller than the dataset (" + dataset.size() + " images)");
-        int[][] split = DataLoader.split(dataset.size(), (double) val / dataset.size(), seed);
-        int trainImages = split[0].length;
-        ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(size) : ImageTransform.eval(size);
-        loader = new DataLoader(dataset, split[0], transform, config.optim().globalBatchSize(), true, true, seed,
-                config.data().numWorkers(), 4);
-        valImages = ImageTensors.load(dataset, split[1], size, manager);
-        totalSteps = config.totalSteps(trainImages);
-        double base = config.optim().baseLr();
-        schedule = config.optim().lrScheduler().equals("cosine")
-                ? new CosineSchedule(base, base * config.optim().minLrRatio(), config.optim().warmupLr(),
-                        config.warmupSteps(trainImages), totalSteps)
-                : new CosineSchedule(base, base, base, 0, totalSteps);
+        loop = new TokenizerRun(config, stage, runDir, model.imageSize(), listener, manager);
         optimizer = new AdamW(config.optim().adamW(), manager);
         ema = config.run().ema() ? new Ema(trained, manager) : null;
-        if (latest != null) {
-            RunCheckpoints.State s = checkpoints.restore(latest, optimizer, ema, null);
-            step = s.step();
-            bestPsnr = s.bestPsnr();
-        }
-        resumedFrom = step;
-        pcaBaseline = TokenizerTrainer.pcaBaseline(runDir, dataset, split[0], size,
-                model.config.numPatches() * model.config.latentDim(), seed, valImages, manager, listener);
+        RunCheckpoints.State restored = latest != null ? checkpoints.restore(latest, optimizer, ema, null) : null;
+        loop.start(restored != null ? restored.step() : 0, restored != null ? restored.bestPsnr() : Double.NEGATIVE_INFINITY,
+                model.config.numPatches() * model.config.latentDim(), manager);
         TrainStep.enableGradients(trained);
     }
 
@@ -240,72 +212,53 @@ public final class VmaeTrainer implements AutoCloseable {
     // ---- the loop ---------------------------------------------------------------------------------------
 
     public Summary run() {
-        return run(totalSteps);
+        return run(loop.totalSteps());
     }
 
     /** Trains until {@code stopAt} (at most the run's length), saving a checkpoint there; exports the tokenizer when the run is complete. */
     public Summary run(long stopAt) {
-        long start = System.nanoTime();
-        LogWindow window = new LogWindow("img_per_s");
-        Map<String, Double> lastLogged = Map.of();
-        Double lastPsnr = null;
-        Double lastSsim = null;
-        int perEpoch = loader.batchesPerEpoch();
-        int epoch = (int) (step / perEpoch);
-        Iterator<DataLoader.Batch> batches = loader.epoch(epoch, (int) (step % perEpoch));
-        listener.begin(step, totalSteps);
-        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), step)) {
-            while (step < Math.min(stopAt, totalSteps)) {
-                if (!batches.hasNext()) {
-                    batches = loader.epoch(++epoch, 0);
-                }
-                DataLoader.Batch batch = batches.next();
-                Map<String, Double> logs = trainStep(batch);
-                step++;
-                window.add(logs, batch.size());
-                boolean last = step == totalSteps;
-                boolean evalNow = step % config.run().evalEvery() == 0 || last;
-                if (step % config.run().logEvery() == 0 || evalNow) {
-                    Map<String, Double> row = window.row();
-                    if (evalNow) {
-                        double[] metrics = evaluate();
-                        lastPsnr = metrics[0];
-                        lastSsim = metrics[1];
-                        row.put("val_psnr", metrics[0]);
-                        row.put("val_ssim", metrics[1]);
-                    }
-                    log.append(step, row);
-                    lastLogged = row;
-                    listener.step(step, row.get("loss"), row.get("img_per_s"));
-                    if (evalNow) {
-                        writeFigures();
-                    }
-                    window.restartClock();
+        return loop.run(stopAt, new TokenizerRun.Model() {
+            @Override
+            public Map<String, Double> step(long step, List<DataLoader.Batch> micro) {
+                return trainStep(step, micro.get(0)); // gradient accumulation is refused for a VMAE
+            }
+
+            @Override
+            public NDArray reconstruct(NDArray images) {
+                return model.reconstruct(images); // decodes the posterior mean
+            }
+
+            @Override
+            public void withEvalWeights(Runnable body) {
+                // the VMAE has no dropout, so no mode switch
+                if (ema != null) {
+                    ema.withAveraged(trained, body);
                 } else {
-                    listener.step(step, Double.NaN, Double.NaN);
-                }
-                if (step % config.run().ckptEvery() == 0 || last || step == stopAt) {
-                    boolean best = lastPsnr != null && evalNow && lastPsnr > bestPsnr;
-                    if (best) {
-                        bestPsnr = lastPsnr;
-                    }
-                    checkpoints.save(step, model, trainingOnly(), optimizer, ema, null, bestPsnr, best && config.run().saveBest());
+                    body.run();
                 }
             }
-        }
-        Path exported = step == totalSteps ? exportTokenizer() : null;
-        double seconds = (System.nanoTime() - start) / 1e9;
-        long done = step - resumedFrom;
-        Summary s = new Summary(stage, step, resumedFrom, seconds, done * (double) config.optim().globalBatchSize() / seconds,
-                lastLogged, lastPsnr, lastSsim, Double.isFinite(bestPsnr) ? bestPsnr : null, pcaBaseline, exported, window.peakRssBytes());
-        TokenizerTrainer.writeSummary(runDir, s);
-        return s;
+
+            @Override
+            public void saveCheckpoint(long step, double bestPsnr, boolean best) {
+                checkpoints.save(step, model, trainingOnly(), optimizer, ema, null, bestPsnr, best);
+            }
+
+            @Override
+            public void saveTokenizer(Path folder) {
+                model.save(folder); // the plain VMAE: no mask token
+            }
+
+            @Override
+            public boolean isLossTerm(String k) {
+                return k.equals("loss") || k.endsWith("_loss");
+            }
+        });
     }
 
     /** One optimisation step in its own native scope; the loss parts as the reference logs them, plus grad_norm and lr. */
-    private Map<String, Double> trainStep(DataLoader.Batch batch) {
+    private Map<String, Double> trainStep(long step, DataLoader.Batch batch) {
         SplittableRandom rng = new SplittableRandom(TrainStep.rngSeed(config.run().globalSeed(), step));
-        double lr = schedule.lr(step);
+        double lr = loop.lr(step);
         Map<String, Double> terms = new LinkedHashMap<>();
         TrainStep.Result r;
         try {
@@ -317,7 +270,7 @@ public final class VmaeTrainer implements AutoCloseable {
         } catch (TrainStep.NonFiniteException e) {
             throw new DivergedException("step " + (step + 1) + ": " + e.getMessage() + "; the last good checkpoint is kept");
         }
-        TokenizerTrainer.checkFinite(step + 1, terms);
+        TokenizerRun.checkFinite(step + 1, terms);
         if (ema != null) {
             ema.update(trained, config.run().emaDecay());
         }
@@ -344,82 +297,16 @@ public final class VmaeTrainer implements AutoCloseable {
         return ((BaseNDManager) manager).getManagedArrays().size();
     }
 
-    // ---- evaluation, figures, export --------------------------------------------------------------------
-
-    /** Held-out PSNR and SSIM of the (EMA) tokenizer, decoding the posterior mean ({@link VMAE#reconstruct}). */
-    private double[] evaluate() {
-        double[] out = new double[2];
-        withEvalWeights(() -> {
-            ReconstructionMetrics metrics = new ReconstructionMetrics();
-            try (NDManager scope = manager.newSubManager()) {
-                long n = valImages.getShape().get(0);
-                int bs = config.optim().globalBatchSize();
-                for (long i = 0; i < n; i += bs) {
-                    NDArray x = valImages.get(i + ":" + Math.min(n, i + bs)); // [b, 3, S, S]
-                    x.attach(scope);
-                    NDArray y = model.reconstruct(x);
-                    y.attach(scope);
-                    metrics.add(x, y);
-                }
-            }
-            out[0] = metrics.psnr();
-            out[1] = metrics.ssim();
-        });
-        return out;
-    }
-
-    /** Runs {@code body} with the EMA weights when kept (then puts the trained ones back); the VMAE has no dropout, so no mode switch. */
-    private void withEvalWeights(Runnable body) {
-        if (ema != null) {
-            ema.withAveraged(trained, body);
-        } else {
-            body.run();
-        }
-    }
-
-    private void writeFigures() {
-        List<Map<String, Double>> rows = MetricsLog.read(runDir.resolve("metrics.jsonl"));
-        Path plots = runDir.resolve("plots");
-        LossCurves.write(plots.resolve("loss.png"), "training losses", rows,
-                k -> k.equals("loss") || k.endsWith("_loss"), true);
-        if (pcaBaseline != null) {
-            rows.forEach(r -> {
-                if (r.containsKey("val_psnr")) {
-                    r.put("pca_val_psnr", pcaBaseline[0]);
-                }
-            });
-        }
-        LossCurves.write(plots.resolve("val_psnr.png"), "held-out PSNR (dB)", rows, k -> k.equals("val_psnr") || k.equals("pca_val_psnr"), false);
-        LossCurves.write(plots.resolve("val_ssim.png"), "held-out SSIM", rows, k -> k.equals("val_ssim"), false);
-        withEvalWeights(() -> {
-            try (NDManager scope = manager.newSubManager()) {
-                long n = Math.min(8, valImages.getShape().get(0));
-                NDArray x = valImages.get("0:" + n); // [n, 3, S, S]
-                x.attach(scope);
-                NDArray y = model.reconstruct(x);
-                y.attach(scope);
-                ImageGrid.writePng(ImageGrid.tile(List.of(x, y), Math.max(1, 128 / model.imageSize())), plots.resolve("reconstructions.png"));
-            }
-        });
-    }
-
-    /** Writes the EMA (or trained) weights as a plain VMAE tokenizer folder (config.json + model.safetensors, no mask token). */
-    private Path exportTokenizer() {
-        Path out = runDir.resolve("tokenizer");
-        withEvalWeights(() -> model.save(out));
-        return out;
-    }
-
     public VMAE model() {
         return model;
     }
 
     public long step() {
-        return step;
+        return loop.step();
     }
 
     public long totalSteps() {
-        return totalSteps;
+        return loop.totalSteps();
     }
 
     private static void require(boolean ok, String message) {
@@ -430,8 +317,8 @@ public final class VmaeTrainer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (loader != null) {
-            loader.close();
+        if (loop != null) {
+            loop.close();
         }
         if (perceptual != null) {
             perceptual.close();

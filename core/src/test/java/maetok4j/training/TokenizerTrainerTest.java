@@ -214,7 +214,7 @@ class TokenizerTrainerTest {
         Map<String, Double> logs = new LinkedHashMap<>();
         logs.put("rec_loss", 0.5);
         logs.put("aux_hog", Double.NaN);
-        assertThatThrownBy(() -> TokenizerTrainer.checkFinite(12, logs))
+        assertThatThrownBy(() -> TokenizerRun.checkFinite(12, logs))
                 .hasMessage("step 12: loss term 'aux_hog' is NaN; the last good checkpoint is kept");
     }
 
