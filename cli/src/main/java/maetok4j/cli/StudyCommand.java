@@ -32,7 +32,7 @@ import java.util.function.Function;
                 + " loss at a fixed step, and the FD and domain-classifier accuracy of generated samples; DIR/report.md and DIR/report.html"
                 + " hold one table, the plots, and what the numbers show.",
                 "--budget small trains every tokenizer for its preset's steps and every SiT for " + StudyCommand.DIFFUSION_SMALL
-                        + " steps, the cpu preset's schedule (about 1.5 hours on 2 cores); medium for 3 times as many. Each stage is one maetok command (--list shows"
+                        + " steps, the cpu preset's schedule (about 75 minutes on 2 cores); medium for 3 times as many. Each stage is one maetok command (--list shows"
                         + " them); a re-run reuses the stages that finished.",
                 "  maetok study --budget small",
                 "  maetok study --smoke           a few steps per stage: checks the chain",
