@@ -7,14 +7,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import maetok4j.config.Fields;
+import maetok4j.config.YamlFiles;
 import maetok4j.training.AdamW;
 import maetok4j.training.CosineSchedule;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -143,15 +142,7 @@ public record DiffusionTrainConfig(Model model, Objective objective, Optim optim
 
     /** Reads a YAML file; errors name the file (and the field). */
     public static DiffusionTrainConfig load(Path file) {
-        JsonNode root;
-        try {
-            root = YAML.readTree(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException(file + ": no such file");
-        } catch (IOException e) {
-            String m = e.getMessage() == null ? "unreadable" : e.getMessage().lines().findFirst().orElse("unreadable");
-            throw new IllegalArgumentException(file + ": not valid YAML (" + m + ")");
-        }
+        JsonNode root = YamlFiles.read(file);
         try {
             return parse(root, file.toAbsolutePath().getParent());
         } catch (IllegalArgumentException e) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import maetok4j.config.Fields;
+import maetok4j.config.YamlFiles;
 import maetok4j.tokenizer.Checkpoints;
 import maetok4j.tokenizer.Presets;
 import maetok4j.tokenizer.VmaeConfig;
@@ -13,7 +14,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -211,14 +211,7 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
     // ---- loading ----------------------------------------------------------------------------------------
 
     public static TrainConfig load(Path file) {
-        JsonNode root;
-        try {
-            root = YAML.readTree(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException(file + ": no such file");
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": not valid YAML (" + firstLine(e.getMessage()) + ")");
-        }
+        JsonNode root = YamlFiles.read(file);
         try {
             return parse(root, file.toAbsolutePath().getParent());
         } catch (IllegalArgumentException e) {
@@ -379,14 +372,6 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
         }
         Path p = Path.of(s);
         return p.isAbsolute() || base == null ? p : base.resolve(p);
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "unreadable";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
     }
 
     private static ObjectNode defaults() {
