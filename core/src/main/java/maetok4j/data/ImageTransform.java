@@ -4,10 +4,11 @@ import java.awt.image.BufferedImage;
 import java.util.random.RandomGenerator;
 
 /**
- * How a dataset image becomes a model input of side {@code size}: the ADM center crop (evaluation) or the
- * ADM random-resize crop followed by a horizontal flip with probability 1/2 (training).
+ * How a dataset image becomes a model input of side {@code size}: the ADM center crop or the ADM random-resize
+ * crop, then (if {@code flip}) a horizontal flip with probability 1/2. Evaluation uses the center crop alone; the
+ * reference trainer uses the random crop and the flip; the MAETok paper describes the center crop and the flip.
  */
-public record ImageTransform(int size, boolean train) {
+public record ImageTransform(int size, boolean randomCrop, boolean flip) {
 
     public ImageTransform {
         if (size < 1) {
@@ -16,19 +17,17 @@ public record ImageTransform(int size, boolean train) {
     }
 
     public static ImageTransform eval(int size) {
-        return new ImageTransform(size, false);
+        return new ImageTransform(size, false, false);
     }
 
     public static ImageTransform train(int size) {
-        return new ImageTransform(size, true);
+        return new ImageTransform(size, true, true);
     }
 
     public BufferedImage apply(BufferedImage image, RandomGenerator rng) {
-        if (!train) {
-            return image.getWidth() == size && image.getHeight() == size ? image : AdmCrop.centerCrop(image, size);
-        }
-        BufferedImage out = AdmCrop.randomCrop(image, size, rng);
-        return rng.nextBoolean() ? flip(out) : out;
+        BufferedImage out = randomCrop ? AdmCrop.randomCrop(image, size, rng)
+                : image.getWidth() == size && image.getHeight() == size ? image : AdmCrop.centerCrop(image, size);
+        return flip && rng.nextBoolean() ? flip(out) : out;
     }
 
     static BufferedImage flip(BufferedImage img) {

@@ -34,6 +34,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * Trains SiT on cached latents (reference {@code train/train_sit.py} with {@code losses/sit_loss.py}): latents
  * normalised by the store's statistics, labels dropped to the null class with {@code class_dropout_prob} (the
@@ -498,12 +500,6 @@ public final class DiffusionTrainer implements AutoCloseable {
 
     public long totalSteps() {
         return totalSteps;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 
     @Override

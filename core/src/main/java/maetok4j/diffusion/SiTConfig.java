@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Iterator;
 import java.util.Set;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * The SiT constructor arguments of the reference ({@code modelling/sit.py}), as its {@code config.json} holds them.
  *
@@ -70,12 +72,6 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
                 .put("mlp_ratio", mlpRatio).put("class_dropout_prob", classDropoutProb).put("num_classes", numClasses).put("use_cfg", false)
                 .put("vae_1d", vae1d).put("qk_norm", qkNorm);
         return o;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 
     /** The number of tokens the blocks see: input_size in 1D mode, (input_size / patch_size)² in 2D mode. */

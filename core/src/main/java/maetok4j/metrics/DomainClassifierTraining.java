@@ -23,6 +23,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * Trains a {@link DomainClassifier} on the labels of a dataset: a seeded held-out split, AdamW with a cosine
  * schedule, cross-entropy, and at most one augmentation, a horizontal flip. Each step runs in its own native
@@ -110,12 +112,6 @@ public final class DomainClassifierTraining {
             widths.forEach(o.putArray("widths")::add);
             o.put("val_fraction", valFraction).put("flip", flip).put("seed", seed);
             return o;
-        }
-
-        private static void require(boolean ok, String message) {
-            if (!ok) {
-                throw new IllegalArgumentException(message);
-            }
         }
     }
 

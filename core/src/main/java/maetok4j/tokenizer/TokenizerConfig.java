@@ -15,6 +15,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * A MAETok tokenizer's configuration: the reference's {@code ModelArgs} fields that shape the model, plus
  * explicit ViT dimensions. It reads and writes the reference's {@code config.json}; keys it does not use
@@ -96,12 +98,6 @@ public record TokenizerConfig(
         auxDecoders = List.copyOf(auxDecoders);
         auxTargetDims = Map.copyOf(auxTargetDims);
         extra = extra == null ? JSON.createObjectNode() : extra.deepCopy();
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 
     // ---- what the names and flags mean for the architecture -------------------------------------------

@@ -8,6 +8,8 @@ import maetok4j.nn.LayerNorm;
 
 import java.util.List;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * A VMAE's architecture: the reference's {@code MaskedAutoencoderViT} constructor arguments, read from and
  * written to a checkpoint's {@code config.json} under the constructor's own names. Every key is required
@@ -133,11 +135,5 @@ public record VmaeConfig(
         require(w > 0 && d > 0 && h > 0, width + ", " + depth + " and " + heads + " must be positive, got " + w + ", " + d + ", " + h);
         require(w % h == 0, width + " " + w + " is not divisible by " + heads + " " + h);
         return new ViTDims(w, d, h);
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 }

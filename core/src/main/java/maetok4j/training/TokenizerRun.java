@@ -91,7 +91,7 @@ final class TokenizerRun implements AutoCloseable {
         }
         int[][] split = DataLoader.split(dataset.size(), (double) val / dataset.size(), seed);
         trainRows = split[0];
-        ImageTransform transform = config.data().randomCrop() ? ImageTransform.train(imageSize) : ImageTransform.eval(imageSize);
+        ImageTransform transform = new ImageTransform(imageSize, config.data().randomCrop(), config.data().randomFlip());
         loader = new DataLoader(dataset, trainRows, transform, config.optim().microBatchSize(), true, true, seed,
                 config.data().numWorkers(), 4);
         valImages = ImageTensors.load(dataset, split[1], imageSize, manager);

@@ -64,7 +64,7 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
     }
 
     /** The images: a dataset source ({@code maetok data list}), a held-out part for evaluation, augmentation. */
-    public record Data(String dataset, Integer imageSize, int valImages, boolean randomCrop, int numWorkers) {
+    public record Data(String dataset, Integer imageSize, int valImages, boolean randomCrop, boolean randomFlip, int numWorkers) {
         public Data {
             require(imageSize == null || imageSize > 0, "image_size must be positive");
             require(valImages >= 1, "val_images must be at least 1");
@@ -267,7 +267,7 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
                 f.integer("log_every"), f.integer("vis_every"), f.integer("ckpt_every"), f.integer("eval_every"),
                 f.integer("keep_last"), f.bool("save_best"), f.bool("ema"), f.number("ema_decay"));
         Data data = new Data(f.string("dataset"), f.has("image_size") ? f.integer("image_size") : null,
-                f.integer("val_images"), f.bool("random_crop"), f.integer("num_workers"));
+                f.integer("val_images"), f.bool("random_crop"), f.bool("random_flip"), f.integer("num_workers"));
         Losses losses = new Losses(f.choice("reconstruction_loss", "l2", "l1"), f.number("reconstruction_weight"),
                 f.number("perceptual_weight"), f.has("perceptual_warmup") ? f.integer("perceptual_warmup") : null,
                 path(f.optionalString("perceptual_model"), base));
@@ -331,7 +331,7 @@ public record TrainConfig(Run run, Data data, Losses losses, Aux aux, Gan gan, O
     /** The same run on another dataset (the CLI's {@code --data}). */
     public TrainConfig withDataset(String dataset) {
         Data d = data;
-        return new TrainConfig(run, new Data(dataset, d.imageSize(), d.valImages(), d.randomCrop(), d.numWorkers()), losses, aux, gan, optim, finetune, vmae);
+        return new TrainConfig(run, new Data(dataset, d.imageSize(), d.valImages(), d.randomCrop(), d.randomFlip(), d.numWorkers()), losses, aux, gan, optim, finetune, vmae);
     }
 
     /**

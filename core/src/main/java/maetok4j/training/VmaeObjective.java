@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.random.RandomGenerator;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * The VMAE's training loss of one batch, forward only (the caller runs backward, e.g. in {@link TrainStep}):
  * the reference's {@code MaskedAutoencoderViT.forward_vanilla} with {@code forward_loss} (spec §2.3),
@@ -273,11 +275,5 @@ public final class VmaeObjective {
         require(values != null && values.length == count, what + " must have " + count + " values, got "
                 + (values == null ? "none" : values.length));
         return values;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 }

@@ -36,6 +36,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static maetok4j.config.Fields.require;
+
 /**
  * Trains a VMAE, or one of the baselines the paper compares it with (plain, denoising and variational
  * autoencoders, with or without masking: the same model and {@link VmaeObjective} with other switches), in
@@ -307,12 +309,6 @@ public final class VmaeTrainer implements AutoCloseable {
 
     public long totalSteps() {
         return loop.totalSteps();
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 
     @Override

@@ -77,4 +77,29 @@ class DataLoaderTest {
         var f = ImageTransform.flip(img);
         assertThat(Arrays.stream(f.getRGB(0, 0, 3, 2, null, 0, 3)).map(p -> p & 0xffffff).toArray()).containsExactly(3, 2, 1, 6, 5, 4);
     }
+
+    @Test
+    void centerCropWithFlipGivesTheCropOrItsMirror() {
+        int[] px = new int[40 * 40];
+        for (int i = 0; i < px.length; i++) {
+            px[i] = (int) ((i * 2654435761L) & 0xffffff); // a pattern with no mirror symmetry
+        }
+        var img = Resample.toImage(px, 40, 40);
+        var center = AdmCrop.centerCrop(img, 32);
+        var mirrored = ImageTransform.flip(center);
+        var transform = new ImageTransform(32, false, true);
+        int flipped = 0;
+        for (int seed = 0; seed < 40; seed++) {
+            int[] out = rgbOf(transform.apply(img, new java.util.SplittableRandom(seed)));
+            boolean isCenter = Arrays.equals(out, rgbOf(center));
+            assertThat(isCenter || Arrays.equals(out, rgbOf(mirrored))).isTrue();
+            flipped += isCenter ? 0 : 1;
+        }
+        assertThat(flipped).isBetween(8, 32);
+        assertThat(rgbOf(new ImageTransform(32, false, false).apply(img, new java.util.SplittableRandom(1)))).isEqualTo(rgbOf(center));
+    }
+
+    private static int[] rgbOf(java.awt.image.BufferedImage img) {
+        return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
+    }
 }
