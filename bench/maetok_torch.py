@@ -29,29 +29,13 @@ import argparse
 import json
 import math
 import statistics
-import struct
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def read_safetensors(path):
-    """{name: tensor} from a .safetensors file: 8-byte little-endian header length, JSON header, raw data."""
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    dtypes = {"F32": "<f4", "F64": "<f8", "I64": "<i8"}
-    out = {}
-    for k, v in json.loads(data[8:8 + n]).items():
-        if k != "__metadata__":
-            dt = np.dtype(dtypes[v["dtype"]])
-            a, b = v["data_offsets"]
-            arr = np.frombuffer(data, dtype=dt, count=(b - a) // dt.itemsize, offset=8 + n + a)
-            out[k] = torch.from_numpy(arr.astype(dt.newbyteorder("="))).reshape(v["shape"])
-    return out
+from vmae_torch import read_safetensors  # this folder is on sys.path when a script in it runs
 
 
 # ---- the model ----------------------------------------------------------------------------------------------
@@ -254,6 +238,17 @@ def adamw(sd, lr):
                              lr=lr, betas=(0.9, 0.95)), list(trained.values())
 
 
+def update(opt, params, loss, sd, ema, decay):
+    """One optimiser step with global-norm clipping at 1, then ema = decay*ema + (1-decay)*weights."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    with torch.no_grad():
+        for k, v in ema.items():
+            v.mul_(decay).add_(sd[k], alpha=1 - decay)
+
+
 def psnr(sd, cfg, images):
     """Mean PSNR of 8-bit reconstructions against the images, data range 1 (the evaluation protocol)."""
     with torch.no_grad():
@@ -289,13 +284,7 @@ def curve(a):
         for group in opt.param_groups:
             group["lr"] = lr_at(i)
         loss = F.mse_loss(decode(encode(x, sd, cfg), sd, cfg), x)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        with torch.no_grad():
-            for k, v in sd.items():
-                ema[k].mul_(0.99).add_(v, alpha=0.01)
+        update(opt, params, loss, sd, ema, 0.99)
         if (i + 1) % 100 == 0 or i + 1 == a.steps:
             print(json.dumps({"step": i + 1, "loss": round(loss.item(), 5), "ema_val_psnr": round(psnr(ema, cfg, val), 3),
                               "val_psnr": round(psnr(sd, cfg, val), 3), "img_per_s": round(32 * (i + 1) / (time.time() - t0), 1)}),
@@ -323,13 +312,7 @@ def step(a):
         for b in range(B):
             mask[b, torch.randperm(n, generator=gen)[:int(ratio * n)]] = 1
         loss = F.mse_loss(decode(encode(x, sd, cfg, mask), sd, cfg), x)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        with torch.no_grad():
-            for k, v in ema.items():
-                v.mul_(0.9999).add_(sd[k], alpha=1e-4)
+        update(opt, params, loss, sd, ema, 0.9999)
         rate = B / (time.time() - t0)
         if it > 0:  # the first step allocates the optimiser state
             rates.append(rate)
