@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class Conv2dTest {
 
-    /** Forward and both gradients against the direct sum, repeated: the input gradient is where libtorch went wrong. */
+    /** Forward (with and without autograd) and both gradients against the direct sum, repeated. */
     @ParameterizedTest
     @CsvSource({"3, 5, 3, 1, 1", "16, 8, 3, 1, 1", "4, 6, 4, 2, 1", "3, 4, 8, 8, 0"})
     void gradientsEqualTheDirectSum(int in, int out, int k, int stride, int pad) {
