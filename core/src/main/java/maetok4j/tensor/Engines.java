@@ -2,6 +2,8 @@ package maetok4j.tensor;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.Locale;
 
@@ -12,6 +14,8 @@ import java.util.Locale;
  * runner also pass them on the command line or in the environment.
  */
 public final class Engines {
+    private static final Logger LOG = LoggerFactory.getLogger(Engines.class);
+
     private Engines() {}
 
     /**
@@ -58,7 +62,13 @@ public final class Engines {
                 || System.getenv("DNNL_MAX_CPU_ISA") != null) {
             return;
         }
-        Native.load("c", CLibrary.class).setenv(ONEDNN_ISA_VARIABLE, ONEDNN_ISA, 0);
+        try {
+            Native.load("c", CLibrary.class).setenv(ONEDNN_ISA_VARIABLE, ONEDNN_ISA, 0);
+        } catch (UnsatisfiedLinkError | RuntimeException e) {
+            // The launcher and the test runner export the variable themselves; a library user is told how.
+            LOG.warn("could not set {}={} for oneDNN ({}); set it in the environment before starting Java",
+                    ONEDNN_ISA_VARIABLE, ONEDNN_ISA, e.getMessage());
+        }
     }
 
     private static void setIfAbsent(String key, String value) {
