@@ -29,12 +29,29 @@ public final class TestFiles {
         if (x.length != y.length) {
             throw new AssertionError("sizes differ: " + a.getShape() + " vs " + b.getShape());
         }
+        return relativeError(x, y);
+    }
+
+    /** ||a - b|| / ||b|| in float64. */
+    public static double relativeError(float[] a, float[] b) {
+        double[] want = new double[b.length];
+        for (int i = 0; i < b.length; i++) {
+            want[i] = b[i];
+        }
+        return relativeError(a, want);
+    }
+
+    /** ||got - want|| / ||want|| in float64, against a float64 expectation (a sum computed in the test). */
+    public static double relativeError(float[] got, double[] want) {
+        if (got.length != want.length) {
+            throw new AssertionError("sizes differ: " + got.length + " vs " + want.length);
+        }
         double num = 0;
         double den = 0;
-        for (int i = 0; i < x.length; i++) {
-            double d = (double) x[i] - y[i];
+        for (int i = 0; i < want.length; i++) {
+            double d = got[i] - want[i];
             num += d * d;
-            den += (double) y[i] * y[i];
+            den += want[i] * want[i];
         }
         return Math.sqrt(num / den);
     }

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static maetok4j.TestFiles.relativeError;
 import static maetok4j.TestFiles.resource;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -210,18 +211,5 @@ class FeatureNetworksTest {
 
     private static Path copy(Path from, Path to) throws IOException {
         return Files.copy(from, to);
-    }
-
-    /** ‖a − b‖ / ‖b‖ in float64. */
-    private static double relativeError(float[] a, float[] b) {
-        assertThat(a).hasSameSizeAs(b);
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = (double) a[i] - b[i];
-            num += d * d;
-            den += (double) b[i] * b[i];
-        }
-        return Math.sqrt(num / den);
     }
 }

@@ -11,6 +11,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
 
+import static maetok4j.TestFiles.relativeError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class Conv2dTest {
@@ -95,15 +96,5 @@ class Conv2dTest {
             v[i] = (float) r.nextGaussian();
         }
         return v;
-    }
-
-    private static double relativeError(float[] got, double[] want) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < want.length; i++) {
-            num += (got[i] - want[i]) * (got[i] - want[i]);
-            den += want[i] * want[i];
-        }
-        return Math.sqrt(num / den);
     }
 }
