@@ -45,9 +45,11 @@ public final class Engines {
         limitOneDnnIsa();
     }
 
-    /** The C library's {@code setenv}: oneDNN reads its settings from the process environment, not Java's. */
-    private interface CLibrary extends Library {
+    /** The C library's environment: oneDNN reads its settings from there, not from Java's copy. */
+    interface CLibrary extends Library {
         int setenv(String name, String value, int overwrite);
+
+        String getenv(String name);
     }
 
     private static synchronized void limitOneDnnIsa() {

@@ -1,6 +1,5 @@
 package maetok4j.tensor;
 
-import com.sun.jna.Library;
 import com.sun.jna.Native;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
@@ -21,15 +20,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 @EnabledOnOs(value = OS.LINUX, architectures = {"amd64", "x86_64"})
 class EnginesTest {
 
-    private interface CLibrary extends Library {
-        String getenv(String name);
-    }
-
     /** Calls {@link Engines#configure()} and prints what the C library's {@code getenv} then sees. */
     public static final class Probe {
         public static void main(String[] args) {
             Engines.configure();
-            System.out.print(Native.load("c", CLibrary.class).getenv(Engines.ONEDNN_ISA_VARIABLE));
+            System.out.print(Native.load("c", Engines.CLibrary.class).getenv(Engines.ONEDNN_ISA_VARIABLE));
         }
     }
 
